@@ -1,0 +1,113 @@
+//! The campaign: settings, recipients and where they live, loaded and checked into types.
+
+pub mod recipient;
+pub mod settings;
+pub mod source;
+pub mod value;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+pub use recipient::{Language, Recipient, RecipientId};
+pub use settings::Settings;
+
+use crate::clock::Clock;
+use crate::diagnostic::Problem;
+use recipient::RawRecipient;
+use source::RawItem;
+
+/// A campaign folder with its settings loaded.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub dir: PathBuf,
+    pub settings: Settings,
+}
+
+impl Campaign {
+    /// Loads `lettermerge.toml` from `dir` (every key has a default).
+    pub fn load(dir: &Path, clock: &Clock) -> Result<Campaign, Vec<Problem>> {
+        if !dir.is_dir() {
+            return Err(vec![Problem::error(format!(
+                "{} is not a campaign folder",
+                dir.display()
+            ))
+            .hint(
+                "pass the folder with -C, or create one with `lettermerge init DIR`",
+            )]);
+        }
+        let settings = Settings::load(dir, clock.today())?;
+        Ok(Campaign {
+            dir: dir.to_path_buf(),
+            settings,
+        })
+    }
+
+    /// The recipients file, as the user would name it.
+    pub fn recipients_path(&self) -> PathBuf {
+        self.dir.join(&self.settings.campaign.recipients)
+    }
+
+    /// Opens the recipients for reading in file order.
+    pub fn recipients(&self) -> Result<Recipients, Problem> {
+        let path = self.recipients_path();
+        let items = source::open(&path)?;
+        Ok(Recipients {
+            path,
+            items,
+            seen: HashMap::new(),
+        })
+    }
+}
+
+/// The recipients of a campaign, read in order. Reading is cheap; checking each entry
+/// ([`Recipients::check`]) can run in parallel; [`Recipients::admit`] then keeps ids unique.
+pub struct Recipients {
+    pub path: PathBuf,
+    items: Box<dyn Iterator<Item = RawItem> + Send>,
+    seen: HashMap<RecipientId, Range<usize>>,
+}
+
+impl Recipients {
+    /// The next `n` raw entries (fewer at the end).
+    pub fn next_chunk(&mut self, n: usize) -> Vec<RawItem> {
+        self.items.by_ref().take(n).collect()
+    }
+
+    /// How many entries there are, when known before reading them (TOML; not CSV).
+    pub fn len_hint(&self) -> Option<usize> {
+        match self.items.size_hint() {
+            (lo, Some(hi)) if lo == hi => Some(lo),
+            _ => None,
+        }
+    }
+
+    /// Checks one entry into a recipient, with every problem it has.
+    pub fn check(path: &Path, item: RawItem) -> Result<Recipient, Vec<Problem>> {
+        let raw: RawRecipient = item.map_err(|p| vec![p])?;
+        let mut problems = Vec::new();
+        Recipient::from_raw(raw, path, &mut problems).ok_or(problems)
+    }
+
+    /// Admits a checked recipient unless its id was already used.
+    pub fn admit(&mut self, recipient: &Recipient) -> Result<(), Problem> {
+        if let Some(first) = self.seen.get(&recipient.id) {
+            let line = std::fs::read_to_string(&self.path)
+                .map(|t| crate::diagnostic::line_of(&t, first.start))
+                .unwrap_or(0);
+            return Err(Problem::error(format!(
+                "recipient id `{}` is used twice",
+                recipient.id
+            ))
+            .at(&self.path, recipient.span.clone())
+            .label("second recipient with this id")
+            .recipient(recipient.id.to_string())
+            .hint(format!(
+                "ids name output files and journal rows, so each must be unique: rename this one (the first is on line {line})"
+            )));
+        }
+        self.seen
+            .insert(recipient.id.clone(), recipient.span.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,270 @@
+//! `lettermerge.toml`: campaign settings, every key defaulted, parsed and checked in one place.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use lettre::message::Mailbox;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::value::Fields;
+use crate::diagnostic::Problem;
+
+pub const SETTINGS_FILE: &str = "lettermerge.toml";
+
+/// Everything `lettermerge.toml` says, with defaults filled in and values checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub campaign: CampaignSettings,
+    /// `[sender]` as templates see it.
+    pub sender: Map<String, Value>,
+    /// The sender's address, when `[sender] email` is given.
+    pub from: Option<Mailbox>,
+    /// `[letter]`: the shared slots.
+    pub letter: Map<String, Value>,
+    pub email: EmailSettings,
+    /// The settings file, when the campaign has one.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CampaignSettings {
+    pub id: String,
+    pub template: PathBuf,
+    pub recipients: PathBuf,
+    pub date: NaiveDate,
+    pub output: PathBuf,
+    /// `[campaign]` as templates see it.
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// Handlebars source of the subject line.
+    pub subject: String,
+    pub attach_pdf: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawSettings {
+    campaign: Fields,
+    sender: Fields,
+    letter: Fields,
+    email: RawEmail,
+    // Read by later stages (send, schedule); accepted here so a full file loads.
+    smtp: Option<toml::Table>,
+    schedule: Option<toml::Table>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawEmail {
+    subject: Option<String>,
+    attach_pdf: bool,
+}
+
+impl Settings {
+    /// Reads `lettermerge.toml` in `dir` (defaults when it is absent). `today` is the letter's
+    /// date when the file names none.
+    pub fn load(dir: &Path, today: NaiveDate) -> Result<Settings, Vec<Problem>> {
+        let path = dir.join(SETTINGS_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(vec![Problem::error(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                ))
+                .in_file(&path)
+                .hint("check the file's permissions")])
+            }
+        };
+        let raw: RawSettings = match &text {
+            Some(text) => toml::from_str(text).map_err(|e| vec![toml_problem(&path, &e)])?,
+            None => RawSettings::default(),
+        };
+        let file = text.is_some().then_some(path);
+        Settings::from_raw(dir, raw, file, today)
+    }
+
+    fn from_raw(
+        dir: &Path,
+        raw: RawSettings,
+        path: Option<PathBuf>,
+        today: NaiveDate,
+    ) -> Result<Settings, Vec<Problem>> {
+        let _ = (&raw.smtp, &raw.schedule);
+        let file = path.clone().unwrap_or_else(|| dir.join(SETTINGS_FILE));
+        let mut problems = Vec::new();
+        let campaign = campaign_settings(dir, &raw.campaign, &file, today, &mut problems);
+        let from = sender_mailbox(&raw.sender, &file, &mut problems);
+        let settings = Settings {
+            campaign,
+            sender: raw.sender.to_json(),
+            from,
+            letter: raw.letter.to_json(),
+            email: EmailSettings {
+                subject: raw
+                    .email
+                    .subject
+                    .unwrap_or_else(|| "{{letter.subject}}".to_string()),
+                attach_pdf: raw.email.attach_pdf,
+            },
+            path,
+        };
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The folder letters are written to, unless the command line names another.
+    pub fn output_dir(&self, dir: &Path) -> PathBuf {
+        dir.join(&self.campaign.output)
+    }
+}
+
+fn campaign_settings(
+    dir: &Path,
+    fields: &Fields,
+    file: &Path,
+    today: NaiveDate,
+    problems: &mut Vec<Problem>,
+) -> CampaignSettings {
+    let id = match fields.get("id") {
+        None => default_campaign_id(dir),
+        Some(v) => match v.get_ref().as_str() {
+            Some(id) if super::recipient::is_valid_id(id) => id.to_string(),
+            _ => {
+                problems.push(
+                    Problem::error("the campaign id must be lowercase letters, digits and '-'")
+                        .at(file, v.span())
+                        .label("not a valid campaign id")
+                        .hint("write e.g. id = \"forced-repatriation-2026\"; it names Message-IDs and journal rows, so keep it stable"),
+                );
+                default_campaign_id(dir)
+            }
+        },
+    };
+    let path_of = |key: &str, default: &str, problems: &mut Vec<Problem>| -> PathBuf {
+        match fields.get(key) {
+            None => PathBuf::from(default),
+            Some(v) => match v.get_ref().as_str() {
+                Some(s) if !s.trim().is_empty() => PathBuf::from(s),
+                _ => {
+                    problems.push(
+                        Problem::error(format!("`campaign.{key}` must be a path in quotes"))
+                            .at(file, v.span())
+                            .hint(format!("write e.g. {key} = \"{default}\"")),
+                    );
+                    PathBuf::from(default)
+                }
+            },
+        }
+    };
+    let template = path_of("template", "templates/letter.md", problems);
+    let recipients = path_of("recipients", "recipients.toml", problems);
+    let output = path_of("output", "out", problems);
+    let date = match fields.get("date") {
+        None => today,
+        Some(v) => parse_date(v.get_ref()).unwrap_or_else(|| {
+            problems.push(
+                Problem::error("`campaign.date` is not a date")
+                    .at(file, v.span())
+                    .label("expected a date like 2026-12-10")
+                    .hint("write date = 2026-12-10 (year-month-day), or remove it to use today's date"),
+            );
+            today
+        }),
+    };
+    let mut json = fields.to_json();
+    json.insert("id".into(), Value::String(id.clone()));
+    json.insert("date".into(), Value::String(date.to_string()));
+    CampaignSettings {
+        id,
+        template,
+        recipients,
+        date,
+        output,
+        fields: json,
+    }
+}
+
+fn parse_date(value: &toml::Value) -> Option<NaiveDate> {
+    match value {
+        toml::Value::Datetime(dt) if dt.time.is_none() => {
+            let d = dt.date?;
+            NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
+        }
+        toml::Value::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
+        _ => None,
+    }
+}
+
+fn sender_mailbox(sender: &Fields, file: &Path, problems: &mut Vec<Problem>) -> Option<Mailbox> {
+    let email = sender.get("email")?;
+    let name = sender
+        .get("name")
+        .and_then(|v| v.get_ref().as_str())
+        .map(str::to_string);
+    match email.get_ref().as_str().map(str::parse) {
+        Some(Ok(address)) => Some(Mailbox::new(name, address)),
+        _ => {
+            problems.push(
+                Problem::error("`sender.email` is not a valid email address")
+                    .at(file, email.span())
+                    .label("not an email address")
+                    .hint("write e.g. email = \"campaigns@example.org\""),
+            );
+            None
+        }
+    }
+}
+
+/// A campaign folder's name as an id: `My Campaign` → `my-campaign`.
+fn default_campaign_id(dir: &Path) -> String {
+    let name = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let slug = slug.trim_matches('-').to_string();
+    if slug.is_empty() {
+        "campaign".into()
+    } else {
+        slug
+    }
+}
+
+/// A TOML syntax or type error as a problem pointing into the file.
+pub fn toml_problem(path: &Path, error: &toml::de::Error) -> Problem {
+    let span: Range<usize> = error.span().unwrap_or(0..0);
+    let message = error.message().trim().to_string();
+    let hint = if message.contains("unknown field") {
+        "check the spelling; the keys lettermerge knows are listed in the README"
+    } else {
+        "fix the TOML syntax here: strings need \"quotes\", lists [brackets], tables [names]"
+    };
+    Problem::error(format!("{} is not valid: {message}", path_name(path)))
+        .at(path, span)
+        .hint(hint)
+}
+
+fn path_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}

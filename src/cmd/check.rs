@@ -1,0 +1,188 @@
+//! `lettermerge check`: every problem in the campaign at once.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use rayon::prelude::*;
+
+use super::Output;
+use crate::campaign::recipient::{edit_distance, KNOWN_KEYS};
+use crate::campaign::{Campaign, Recipient, Recipients};
+use crate::clock::Clock;
+use crate::diagnostic::{plural, Problem};
+use crate::template::Letters;
+
+/// Check settings, recipients and templates for every recipient, and list all problems.
+///
+/// Each problem names the file, line and column, the recipient, and what to do. Warnings point
+/// at likely typos: a recipient field no template reads, or one only some recipients have.
+#[derive(Debug, Args)]
+pub struct Check {}
+
+/// What `check` found.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub problems: Vec<Problem>,
+    pub recipients: usize,
+    pub with_email: usize,
+}
+
+impl Check {
+    pub fn execute(self, dir: &Path, clock: &Clock, out: &mut Output) -> bool {
+        let findings = check(dir, clock);
+        out.problems(&findings.problems);
+        out.say(format!(
+            "checked {} ({} with email, {} print-only): {}",
+            plural(findings.recipients, "recipient"),
+            findings.with_email,
+            findings.recipients - findings.with_email,
+            out.tally()
+        ));
+        out.errors == 0
+    }
+}
+
+/// Checks a whole campaign: settings, templates, and every recipient's letter.
+pub fn check(dir: &Path, clock: &Clock) -> Findings {
+    let mut findings = Findings::default();
+    let campaign = match Campaign::load(dir, clock) {
+        Ok(c) => c,
+        Err(problems) => {
+            findings.problems = problems;
+            return findings;
+        }
+    };
+    let letters = match Letters::load(dir, &campaign.settings) {
+        Ok(l) => Some(l),
+        Err(problems) => {
+            findings.problems.extend(problems);
+            None
+        }
+    };
+    let mut recipients = match campaign.recipients() {
+        Ok(r) => r,
+        Err(p) => {
+            findings.problems.push(p);
+            return findings;
+        }
+    };
+    let mut fields = FieldUse::default();
+    let path = recipients.path.clone();
+    loop {
+        let chunk = recipients.next_chunk(4096);
+        if chunk.is_empty() {
+            break;
+        }
+        for item in chunk.iter().flatten() {
+            fields.record(item.fields.iter().map(|f| (f.key.as_str(), &f.span)));
+        }
+        let checked: Vec<_> = chunk
+            .into_par_iter()
+            .map(|item| Recipients::check(&path, item))
+            .collect();
+        let mut admitted: Vec<Recipient> = Vec::with_capacity(checked.len());
+        for result in checked {
+            match result.map(|r| recipients.admit(&r).map(|()| r)) {
+                Ok(Ok(r)) => admitted.push(r),
+                Ok(Err(p)) => findings.problems.push(p),
+                Err(problems) => findings.problems.extend(problems),
+            }
+        }
+        findings.recipients += admitted.len();
+        findings.with_email += admitted.iter().filter(|r| r.has_email()).count();
+        if let Some(letters) = &letters {
+            let failed: Vec<Problem> = admitted
+                .par_iter()
+                .filter_map(|r| letters.render(r).err())
+                .collect();
+            findings.problems.extend(failed);
+        }
+    }
+    if findings.with_email > 0 && campaign.settings.from.is_none() {
+        findings.problems.push(
+            Problem::warning("[sender] has no `email`: emails cannot be built or sent")
+                .in_file(dir.join(crate::campaign::settings::SETTINGS_FILE))
+                .hint("add email = \"you@example.org\" under [sender]"),
+        );
+    }
+    if let Some(letters) = &letters {
+        findings.problems.extend(fields.warnings(&path, letters));
+    }
+    findings
+}
+
+/// Which campaign-specific fields recipients set, to spot likely typos.
+#[derive(Default)]
+struct FieldUse {
+    recipients: usize,
+    /// key → (how many recipients set it, where it was first set)
+    keys: BTreeMap<String, (usize, Range<usize>)>,
+}
+
+impl FieldUse {
+    fn record<'a>(&mut self, fields: impl Iterator<Item = (&'a str, &'a Range<usize>)>) {
+        self.recipients += 1;
+        for (key, span) in fields {
+            if KNOWN_KEYS.contains(&key) {
+                continue;
+            }
+            self.keys
+                .entry(key.to_string())
+                .or_insert_with(|| (0, span.clone()))
+                .0 += 1;
+        }
+    }
+
+    fn warnings(&self, path: &PathBuf, letters: &Letters) -> Vec<Problem> {
+        let words = template_words(letters);
+        let mut problems = Vec::new();
+        for (key, (count, span)) in &self.keys {
+            if !words.contains(key.as_str()) {
+                let near = KNOWN_KEYS
+                    .iter()
+                    .copied()
+                    .chain(words.iter().copied())
+                    .map(|w| (edit_distance(key, w), w))
+                    .filter(|(d, _)| *d > 0 && *d <= 2)
+                    .min();
+                let hint = match near {
+                    Some((_, w)) => format!("did you mean `{w}`? No template reads `{key}`"),
+                    None => format!(
+                        "no template reads `{key}`: use it as {{{{recipient.{key}}}}} or remove it"
+                    ),
+                };
+                problems.push(
+                    Problem::warning(format!(
+                        "field `{key}` ({}) is not used by any template",
+                        plural(*count, "recipient")
+                    ))
+                    .at(path, span.clone())
+                    .label("set here")
+                    .hint(hint),
+                );
+            } else if *count < self.recipients {
+                problems.push(
+                    Problem::warning(format!(
+                        "field `{key}` is set for only {} of {} recipients",
+                        count, self.recipients
+                    ))
+                    .at(path, span.clone())
+                    .label("set here")
+                    .hint(format!("add `{key}` to the others, or make the template treat it as optional with {{{{#if recipient.{key}}}}}")),
+                );
+            }
+        }
+        problems
+    }
+}
+
+/// Every identifier-like word in the templates: a field they could read.
+fn template_words(letters: &Letters) -> HashSet<&str> {
+    letters
+        .sources()
+        .flat_map(|(_, text)| text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')))
+        .filter(|w| !w.is_empty())
+        .collect()
+}

@@ -1,0 +1,162 @@
+//! `lettermerge render`: one file per recipient and format.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::Output;
+use crate::campaign::Campaign;
+use crate::clock::Clock;
+use crate::diagnostic::{plural, Problem};
+use crate::render::eml::Envelope;
+use crate::render::job::{Destination, Job};
+use crate::render::{Email, Format, Html, Markdown, PlainText, Renderer};
+use crate::template::Letters;
+
+/// Write each recipient's letter: out/<id>.md, .txt, .html and .eml.
+///
+/// Every format comes from the same merged letter, so each says the same words. Files are
+/// replaced whole: an interrupted run never leaves half a letter.
+#[derive(Debug, Args)]
+pub struct Render {
+    /// Formats to write, separated by commas.
+    #[arg(long, value_delimiter = ',', default_value = "md,txt,html,eml")]
+    pub format: Vec<Format>,
+
+    /// Only this recipient (repeat for more).
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+
+    /// Write into this folder instead of the campaign's `output` (default out/).
+    #[arg(long, value_name = "DIR", conflicts_with = "stdout")]
+    pub out: Option<PathBuf>,
+
+    /// Print the letters instead of writing files.
+    #[arg(long)]
+    pub stdout: bool,
+}
+
+impl Render {
+    pub fn execute(self, dir: &Path, clock: &Clock, out: &mut Output) -> bool {
+        let campaign = match Campaign::load(dir, clock) {
+            Ok(c) => c,
+            Err(problems) => return fail(out, &problems),
+        };
+        let letters = match Letters::load(dir, &campaign.settings) {
+            Ok(l) => l,
+            Err(problems) => return fail(out, &problems),
+        };
+        let renderers = match renderers(&self.format, &campaign, clock) {
+            Ok(r) => r,
+            Err(problem) => return fail(out, &[problem]),
+        };
+        let recipients = match campaign.recipients() {
+            Ok(r) => r,
+            Err(problem) => return fail(out, &[problem]),
+        };
+        let out_dir = self
+            .out
+            .clone()
+            .unwrap_or_else(|| campaign.settings.output_dir(dir));
+        let job = Job {
+            letters: &letters,
+            renderers,
+            only: self.only.clone(),
+            destination: if self.stdout {
+                Destination::Stdout
+            } else {
+                Destination::Dir(out_dir.clone())
+            },
+        };
+        let summary = job.run(recipients);
+        if self.stdout {
+            print_letters(&summary.printed);
+        }
+        out.problems(&summary.problems);
+        if !summary.print_only.is_empty() && self.format.contains(&Format::Eml) {
+            out.say(format!(
+                "note: no .eml for {} without email (print-only): {}",
+                plural(summary.print_only.len(), "recipient"),
+                summary
+                    .print_only
+                    .iter()
+                    .map(|id| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let failed = summary.problems.iter().filter(|p| p.is_error()).count();
+        if !self.stdout {
+            out.say(format!(
+                "wrote {} for {} to {}",
+                plural(summary.files, "file"),
+                plural(summary.letters, "letter"),
+                out_dir.display()
+            ));
+        }
+        if failed > 0 {
+            out.say(format!(
+                "{}: fix them and run render again (`lettermerge check` lists every problem)",
+                plural(failed, "problem")
+            ));
+        }
+        failed == 0
+    }
+}
+
+fn renderers<'a>(
+    formats: &[Format],
+    campaign: &Campaign,
+    clock: &Clock,
+) -> Result<Vec<Box<dyn Renderer + 'a>>, Problem> {
+    let mut formats = formats.to_vec();
+    formats.sort();
+    formats.dedup();
+    formats
+        .into_iter()
+        .map(|f| -> Result<Box<dyn Renderer>, Problem> {
+            Ok(match f {
+                Format::Md => Box::new(Markdown),
+                Format::Txt => Box::new(PlainText),
+                Format::Html => Box::new(Html),
+                Format::Eml => Box::new(Email(envelope(campaign, clock)?)),
+            })
+        })
+        .collect()
+}
+
+/// What every email of the campaign shares; an email needs a sender.
+pub fn envelope(campaign: &Campaign, clock: &Clock) -> Result<Envelope, Problem> {
+    let settings = &campaign.settings;
+    let from = settings.from.clone().ok_or_else(|| {
+        let file = campaign.dir.join(crate::campaign::settings::SETTINGS_FILE);
+        Problem::error("an email needs a sender: [sender] has no `email`")
+            .in_file(file)
+            .hint("add email = \"you@example.org\" (and name) under [sender], or leave eml out: --format md,txt,html")
+    })?;
+    Ok(Envelope {
+        campaign_id: settings.campaign.id.clone(),
+        from,
+        date: clock.now().into(),
+    })
+}
+
+fn print_letters(printed: &[(String, Vec<u8>)]) {
+    let mut stdout = std::io::stdout().lock();
+    let many = printed.len() > 1;
+    for (i, (name, bytes)) in printed.iter().enumerate() {
+        if many {
+            let gap = if i == 0 { "" } else { "\n" };
+            let _ = writeln!(stdout, "{gap}==> {name} <==");
+        }
+        let _ = stdout.write_all(bytes);
+    }
+    let _ = stdout.flush();
+}
+
+fn fail(out: &mut Output, problems: &[Problem]) -> bool {
+    out.problems(problems);
+    out.say(format!("nothing was rendered: {}", out.tally()));
+    false
+}

@@ -1,0 +1,144 @@
+//! Output formats: every format comes from the same merged Markdown, so each says the same words.
+
+pub mod eml;
+pub mod html;
+pub mod job;
+pub mod txt;
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+use pulldown_cmark::Options;
+
+use crate::campaign::Recipient;
+use crate::diagnostic::Problem;
+use crate::template::Letter;
+
+/// A kind of file `render` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    Md,
+    Txt,
+    Html,
+    Eml,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Md, Format::Txt, Format::Html, Format::Eml];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Md => "md",
+            Format::Txt => "txt",
+            Format::Html => "html",
+            Format::Eml => "eml",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.extension())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.extension().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown format {s:?}: choose from md, txt, html, eml"))
+    }
+}
+
+/// The Markdown features letters use: footnotes, and nothing that could turn data into markup.
+pub(crate) fn markdown_options() -> Options {
+    Options::ENABLE_FOOTNOTES
+}
+
+/// Turns a merged letter into the bytes of one format.
+pub trait Renderer: Sync {
+    fn format(&self) -> Format;
+
+    /// The file's bytes; `None` when this format does not apply (an email for a print-only
+    /// recipient).
+    fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem>;
+}
+
+pub struct Markdown;
+
+impl Renderer for Markdown {
+    fn format(&self) -> Format {
+        Format::Md
+    }
+
+    fn render(&self, letter: &Letter, _: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(Some(letter.markdown.clone().into_bytes()))
+    }
+}
+
+pub struct PlainText;
+
+impl Renderer for PlainText {
+    fn format(&self) -> Format {
+        Format::Txt
+    }
+
+    fn render(&self, letter: &Letter, _: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(Some(
+            txt::to_text(&letter.markdown, txt::WIDTH).into_bytes(),
+        ))
+    }
+}
+
+pub struct Html;
+
+impl Renderer for Html {
+    fn format(&self) -> Format {
+        Format::Html
+    }
+
+    fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
+        let page = html::page(&letter.markdown, &letter.subject, recipient.language.tag());
+        Ok(Some(page.into_bytes()))
+    }
+}
+
+pub struct Email(pub eml::Envelope);
+
+impl Renderer for Email {
+    fn format(&self) -> Format {
+        Format::Eml
+    }
+
+    fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
+        let text = txt::to_text(&letter.markdown, txt::WIDTH);
+        let html = html::page(&letter.markdown, &letter.subject, recipient.language.tag());
+        let message = self.0.message(recipient, &letter.subject, text, html)?;
+        Ok(message.map(|m| m.formatted()))
+    }
+}
+
+/// Writes `bytes` to `path` so that the file is either its old self or wholly new: a crash
+/// never leaves half a letter behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,265 @@
+//! Plain text, wrapped for email: the letter's words without markup.
+
+use pulldown_cmark::{Event, LinkType, Parser, Tag, TagEnd};
+use textwrap::Options;
+
+use super::markdown_options;
+
+/// Column at which plain-text letters wrap.
+pub const WIDTH: usize = 72;
+
+/// The letter as plain text: paragraphs wrapped at `width`, line breaks kept, lists marked,
+/// footnote marks as `[1]` and the notes after a rule at the end.
+pub fn to_text(markdown: &str, width: usize) -> String {
+    let mut w = TextWriter::new(width);
+    for event in Parser::new_ext(markdown, markdown_options()) {
+        w.event(event);
+    }
+    w.finish()
+}
+
+struct TextWriter {
+    width: usize,
+    out: String,
+    /// Inline text of the block being read.
+    line: String,
+    /// Indent of the current block's first line and of the lines after it.
+    first_indent: String,
+    rest_indent: String,
+    lists: Vec<Option<u64>>,
+    quote: usize,
+    links: Vec<String>,
+    in_notes: bool,
+    blank_before: bool,
+    tight: bool,
+}
+
+impl TextWriter {
+    fn new(width: usize) -> Self {
+        TextWriter {
+            width,
+            out: String::new(),
+            line: String::new(),
+            first_indent: String::new(),
+            rest_indent: String::new(),
+            lists: Vec::new(),
+            quote: 0,
+            links: Vec::new(),
+            in_notes: false,
+            blank_before: false,
+            tight: false,
+        }
+    }
+
+    fn base_indent(&self) -> String {
+        let mut s = "> ".repeat(self.quote);
+        s.push_str(&"   ".repeat(self.lists.len().saturating_sub(1)));
+        s
+    }
+
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag),
+            Event::Text(t) | Event::Code(t) | Event::InlineMath(t) | Event::DisplayMath(t) => {
+                self.line.push_str(&t)
+            }
+            Event::SoftBreak => self.line.push(' '),
+            Event::HardBreak => self.line.push('\n'),
+            Event::FootnoteReference(label) => {
+                self.line.push('[');
+                self.line.push_str(&label);
+                self.line.push(']');
+            }
+            Event::Rule => {
+                self.flush();
+                self.block_gap();
+                self.out.push_str(&"-".repeat(20));
+                self.out.push('\n');
+                self.blank_before = true;
+            }
+            Event::TaskListMarker(done) => self.line.push_str(if done { "[x] " } else { "[ ] " }),
+            Event::Html(_) | Event::InlineHtml(_) => {}
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'_>) {
+        match tag {
+            Tag::Paragraph | Tag::Heading { .. } | Tag::CodeBlock(_)
+                if self.first_indent.is_empty() && self.rest_indent.is_empty() =>
+            {
+                let base = self.base_indent();
+                self.first_indent.clone_from(&base);
+                self.rest_indent = base;
+            }
+            Tag::BlockQuote(_) => {
+                self.flush();
+                self.quote += 1;
+            }
+            Tag::List(start) => {
+                self.flush();
+                self.lists.push(start);
+            }
+            Tag::Item => {
+                self.flush();
+                let base = self.base_indent();
+                let mark = match self.lists.last_mut() {
+                    Some(Some(n)) => {
+                        *n += 1;
+                        format!("{}. ", *n - 1)
+                    }
+                    _ => "- ".to_string(),
+                };
+                self.rest_indent = format!("{base}{}", " ".repeat(mark.chars().count()));
+                self.first_indent = format!("{base}{mark}");
+                self.tight = true;
+            }
+            Tag::FootnoteDefinition(label) => {
+                self.flush();
+                if !self.in_notes {
+                    self.in_notes = true;
+                    self.block_gap();
+                    self.out.push_str(&"-".repeat(20));
+                    self.out.push('\n');
+                    self.blank_before = true;
+                }
+                let mark = format!("[{label}] ");
+                self.rest_indent = " ".repeat(mark.chars().count());
+                self.first_indent = mark;
+            }
+            Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            }
+            | Tag::Image {
+                link_type,
+                dest_url,
+                ..
+            } => {
+                let shown = matches!(link_type, LinkType::Autolink | LinkType::Email);
+                self.links.push(if shown {
+                    String::new()
+                } else {
+                    dest_url.to_string()
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        match tag {
+            TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::CodeBlock => {
+                self.tight = false;
+                self.flush();
+                self.blank_before = true;
+            }
+            TagEnd::Item => {
+                self.flush();
+                self.blank_before = !self.tight;
+            }
+            TagEnd::List(_) => {
+                self.flush();
+                self.lists.pop();
+                self.blank_before = true;
+            }
+            TagEnd::BlockQuote(_) => {
+                self.flush();
+                self.quote = self.quote.saturating_sub(1);
+                self.blank_before = true;
+            }
+            TagEnd::FootnoteDefinition => {
+                self.flush();
+                self.blank_before = false;
+            }
+            TagEnd::Link | TagEnd::Image => {
+                if let Some(url) = self.links.pop() {
+                    if !url.is_empty() && url != self.line.trim_end() {
+                        self.line.push_str(&format!(" <{url}>"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn block_gap(&mut self) {
+        if self.blank_before && !self.out.is_empty() {
+            self.out.push('\n');
+        }
+        self.blank_before = false;
+    }
+
+    /// Writes the block read so far, wrapped, with its indents.
+    fn flush(&mut self) {
+        let text = std::mem::take(&mut self.line);
+        if text.trim().is_empty() {
+            return;
+        }
+        self.block_gap();
+        let mut first = std::mem::take(&mut self.first_indent);
+        let rest = std::mem::take(&mut self.rest_indent);
+        if first.is_empty() && rest.is_empty() {
+            first = self.base_indent();
+        }
+        let rest = if rest.is_empty() { first.clone() } else { rest };
+        for (i, line) in text.split('\n').enumerate() {
+            let indent = if i == 0 {
+                first.as_str()
+            } else {
+                rest.as_str()
+            };
+            let options = Options::new(self.width)
+                .initial_indent(indent)
+                .subsequent_indent(&rest)
+                .break_words(false);
+            for wrapped in textwrap::wrap(line.trim_end(), options) {
+                self.out.push_str(wrapped.trim_end());
+                self.out.push('\n');
+            }
+        }
+        self.first_indent.clear();
+        self.rest_indent.clear();
+    }
+
+    fn finish(mut self) -> String {
+        self.flush();
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paragraphs_wrap_and_line_breaks_stay() {
+        let md = "To:\\\nThe Ambassador\\\nOslo\n\nA long sentence that goes on and on well past the width of a plain text email so it must wrap.\n";
+        let text = to_text(md, 40);
+        assert!(
+            text.starts_with("To:\nThe Ambassador\nOslo\n\nA long"),
+            "{text}"
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+    }
+
+    #[test]
+    fn lists_and_footnotes_are_marked() {
+        let md = "Demands:\n\n1. Stop\n2. Allow\n\n- x\n\nSee this.[^1]\n\n[^1]: A report <https://example.org/r>.\n";
+        let text = to_text(md, 72);
+        assert!(text.contains("1. Stop\n2. Allow\n"), "{text}");
+        assert!(text.contains("- x\n"), "{text}");
+        assert!(text.contains("See this.[1]"), "{text}");
+        assert!(
+            text.contains("[1] A report https://example.org/r."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn escaped_data_prints_as_written() {
+        let md = crate::template::escape::escape_markdown("*Kim* <script> {{x}} 1. _y_");
+        assert_eq!(to_text(&md, 72), "*Kim* <script> {{x}} 1. _y_\n");
+    }
+}

@@ -1,0 +1,72 @@
+//! Recipient data is text, never markup: escaping values for the Markdown of a letter.
+
+/// Escapes `s` so that Markdown shows it exactly as written.
+///
+/// Characters that always mean something in Markdown (`\ ` * _ [ ] < > &`) are escaped
+/// everywhere; line-start markers (`- + = #` and the `.`/`)` of `1.`) only where they could start
+/// a block; line breaks, tabs and Unicode separators become spaces so a value can never open a
+/// new block (a heading, a list, a raw HTML line).
+pub fn escape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        let c = match c {
+            '\r' | '\n' | '\t' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}' => ' ',
+            c => c,
+        };
+        let at_start = prev.is_none_or(|p| p == ' ');
+        let escape = match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' => true,
+            '-' | '+' | '=' | '#' => at_start,
+            '.' | ')' => prev.is_none_or(|p| p.is_ascii_digit()),
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pulldown_cmark::{html, Parser};
+
+    fn as_html(md: &str) -> String {
+        let mut out = String::new();
+        html::push_html(&mut out, Parser::new(md));
+        out
+    }
+
+    #[test]
+    fn hostile_values_stay_text() {
+        for hostile in [
+            "*bold* _it_",
+            "<script>alert(1)</script>",
+            "{{recipient.name}}",
+            "# Heading",
+            "1. not a list",
+            "- not a bullet",
+            "line\r\nbreak",
+            "[link](http://x)",
+            "&amp; entity",
+            "`code`",
+            "===",
+        ] {
+            let html = as_html(&escape_markdown(hostile));
+            assert!(html.starts_with("<p>"), "{hostile:?} became {html}");
+            assert!(!html.contains("<em>") && !html.contains("<script") && !html.contains("<a "));
+            assert!(!html.contains("<code>") && !html.contains("<h1>"));
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_left_readable() {
+        assert_eq!(escape_markdown("H.E. Mrs. Hou Yue"), "H.E. Mrs. Hou Yue");
+        assert_eq!(escape_markdown("Jean-Pierre"), "Jean-Pierre");
+        assert_eq!(escape_markdown("대사님"), "대사님");
+    }
+}

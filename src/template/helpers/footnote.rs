@@ -1,0 +1,73 @@
+//! `{{footnote "text"}}` and `{{#footnote}}text{{/footnote}}`: numbered notes, collected in
+//! order and written at the end of the letter.
+//!
+//! The notes of the letter being rendered live in a per-thread list: a letter is rendered on one
+//! thread from start to end, and [`Notes::collect`] clears the list before and takes it after.
+
+use std::cell::RefCell;
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, Renderable, StringOutput,
+};
+
+use super::{escaped_text, param};
+
+thread_local! {
+    static NOTES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The footnotes of one letter, in the order they were referenced.
+pub struct Notes;
+
+impl Notes {
+    /// Runs `render` and returns its result with the footnotes it made.
+    pub fn collect<T>(render: impl FnOnce() -> T) -> (T, Vec<String>) {
+        NOTES.with(|n| n.borrow_mut().clear());
+        let result = render();
+        let notes = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
+        (result, notes)
+    }
+
+    /// The notes as Markdown footnote definitions, to append to the letter.
+    pub fn definitions(notes: &[String]) -> String {
+        notes
+            .iter()
+            .enumerate()
+            .map(|(i, text)| format!("[^{}]: {}\n", i + 1, text))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+pub fn footnote<'reg, 'rc>(
+    h: &Helper<'rc>,
+    r: &'reg Handlebars<'reg>,
+    ctx: &'rc Context,
+    rc: &mut RenderContext<'reg, 'rc>,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let text = match h.template() {
+        Some(block) => {
+            let mut inner = StringOutput::new();
+            block.render(r, ctx, rc, &mut inner)?;
+            inner.into_string()?
+        }
+        None => {
+            let p = param(h, 0, "footnote")?;
+            // Words written in the template are Markdown; a value from the data is text.
+            match (p.relative_path(), p.value().as_str()) {
+                (None, Some(literal)) => literal.to_string(),
+                _ => escaped_text(p.value()),
+            }
+        }
+    };
+    // A note is one paragraph: line breaks inside it become spaces.
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let number = NOTES.with(|n| {
+        let mut notes = n.borrow_mut();
+        notes.push(text);
+        notes.len()
+    });
+    out.write(&format!("[^{number}]"))?;
+    Ok(())
+}

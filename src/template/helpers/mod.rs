@@ -1,0 +1,73 @@
+//! Handlebars helpers that letters need, one per file.
+
+use handlebars::{Context, Handlebars, Helper, PathAndJson, RenderError, RenderErrorReason};
+use serde_json::Value;
+
+use super::escape::escape_markdown;
+
+pub mod default;
+pub mod enumerate;
+pub mod eq;
+pub mod footnote;
+pub mod format_date;
+pub mod join;
+pub mod lines;
+
+/// Registers every helper on `registry`.
+pub fn register(registry: &mut Handlebars<'_>) {
+    registry.register_helper("format_date", Box::new(format_date::format_date));
+    registry.register_helper("join", Box::new(join::join));
+    registry.register_helper("lines", Box::new(lines::lines));
+    registry.register_helper("enumerate", Box::new(enumerate::enumerate));
+    registry.register_helper("footnote", Box::new(footnote::footnote));
+    registry.register_helper("eq", Box::new(eq::Eq));
+    registry.register_helper("default", Box::new(default::Default));
+}
+
+/// The helper's `i`th parameter; a missing value is an error, as everywhere in a letter.
+pub(crate) fn param<'a, 'rc>(
+    h: &'a Helper<'rc>,
+    i: usize,
+    helper: &'static str,
+) -> Result<&'a PathAndJson<'rc>, RenderError> {
+    let p = h
+        .param(i)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex(helper, i))?;
+    if p.is_value_missing() {
+        return Err(RenderError::strict_error(p.relative_path()));
+    }
+    Ok(p)
+}
+
+/// The language the letter is written in: the `lang` hash, else the recipient's, else English.
+pub(crate) fn language(h: &Helper<'_>, ctx: &Context) -> String {
+    h.hash_get("lang")
+        .and_then(|v| v.value().as_str())
+        .or_else(|| ctx.data().pointer("/recipient/language")?.as_str())
+        .unwrap_or("en")
+        .to_string()
+}
+
+/// A list parameter as items of escaped text; a single value is a list of one.
+pub(crate) fn escaped_items(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().map(escaped_text).collect(),
+        Value::Null => Vec::new(),
+        other => vec![escaped_text(other)],
+    }
+}
+
+/// A value as Markdown-safe text.
+pub(crate) fn escaped_text(value: &Value) -> String {
+    escape_markdown(&plain_text(value))
+}
+
+/// A value as plain text (strings without quotes; numbers as written).
+pub(crate) fn plain_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Array(items) => items.iter().map(plain_text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}

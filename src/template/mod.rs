@@ -1,0 +1,333 @@
+//! Letter templates: Handlebars over Markdown, compiled once, rendered strictly per recipient.
+
+pub mod escape;
+pub mod helpers;
+pub mod locale;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use handlebars::{Context, Handlebars, RenderError, RenderErrorReason, TemplateError};
+use serde_json::{Map, Value};
+
+use crate::campaign::recipient::header_safe;
+use crate::campaign::{Recipient, Settings};
+use crate::diagnostic::{offset_of, Problem};
+use helpers::footnote::Notes;
+
+/// Name of the email subject template in its registry.
+const SUBJECT: &str = "[email] subject";
+
+/// One recipient's letter, merged: Markdown ready for every output format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub markdown: String,
+    /// The email subject, one line, safe for a header.
+    pub subject: String,
+}
+
+/// The campaign's templates, compiled once and shared by every letter.
+pub struct Letters {
+    letters: Handlebars<'static>,
+    subject: Handlebars<'static>,
+    main: String,
+    /// Language variants: lowercase tag (`fr`, `zh-hant`) → template name.
+    variants: HashMap<String, String>,
+    /// Template (or partial) name → its file and text, to point errors at them.
+    files: HashMap<String, (PathBuf, String)>,
+    /// Campaign-wide names every letter sees: `letter`, `sender`, `campaign`, `date`.
+    shared: Map<String, Value>,
+    settings_file: PathBuf,
+}
+
+impl Letters {
+    /// Compiles the letter, its language variants and partials, and the email subject. Every
+    /// template that fails to compile is reported.
+    pub fn load(dir: &Path, settings: &Settings) -> Result<Letters, Vec<Problem>> {
+        let main_path = dir.join(&settings.campaign.template);
+        let mut letters = Handlebars::new();
+        letters.set_strict_mode(true);
+        letters.register_escape_fn(escape::escape_markdown);
+        helpers::register(&mut letters);
+        let mut problems = Vec::new();
+        let mut files = HashMap::new();
+
+        if !main_path.is_file() {
+            return Err(vec![Problem::error(format!(
+                "the letter template {} does not exist",
+                main_path.display()
+            ))
+            .hint(
+                "create it, or set `template` in [campaign] of lettermerge.toml",
+            )]);
+        }
+        let main = display_name(dir, &main_path);
+        let mut load = |name: &str, path: &Path, partial: bool| {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(
+                        Problem::error(format!("cannot read {}: {e}", path.display()))
+                            .in_file(path)
+                            .hint("check that the file is readable UTF-8 text"),
+                    );
+                    return;
+                }
+            };
+            let result = if partial {
+                letters.register_partial(name, text.as_str())
+            } else {
+                letters.register_template_string(name, text.as_str())
+            };
+            if let Err(e) = result {
+                problems.push(template_problem(path, &text, &e));
+            }
+            files.insert(name.to_string(), (path.to_path_buf(), text));
+        };
+        load(&main, &main_path, false);
+        let mut variants = HashMap::new();
+        for (tag, path) in language_variants(&main_path) {
+            let name = display_name(dir, &path);
+            load(&name, &path, false);
+            variants.insert(tag, name);
+        }
+        let partials_dir = main_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("partials");
+        for (name, path) in partials(&partials_dir) {
+            load(&name, &path, true);
+        }
+
+        let settings_file = dir.join(crate::campaign::settings::SETTINGS_FILE);
+        let mut subject = Handlebars::new();
+        subject.set_strict_mode(true);
+        subject.register_escape_fn(handlebars::no_escape);
+        helpers::register(&mut subject);
+        if let Err(e) = subject.register_template_string(SUBJECT, &settings.email.subject) {
+            problems.push(
+                Problem::error(format!(
+                    "the email subject template is not valid: {}",
+                    e.reason()
+                ))
+                .in_file(&settings_file)
+                .hint("check the {{…}} slots in [email] subject"),
+            );
+        }
+        files.insert(
+            SUBJECT.to_string(),
+            (settings_file.clone(), settings.email.subject.clone()),
+        );
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut shared = Map::new();
+        shared.insert("letter".into(), Value::Object(settings.letter.clone()));
+        shared.insert("sender".into(), Value::Object(settings.sender.clone()));
+        shared.insert(
+            "campaign".into(),
+            Value::Object(settings.campaign.fields.clone()),
+        );
+        shared.insert(
+            "date".into(),
+            Value::String(settings.campaign.date.to_string()),
+        );
+        Ok(Letters {
+            letters,
+            subject,
+            main,
+            variants,
+            files,
+            shared,
+            settings_file,
+        })
+    }
+
+    /// The template a recipient's letter uses: exact language tag, then primary language, then
+    /// the plain letter.
+    pub fn template_for(&self, recipient: &Recipient) -> &str {
+        let tag = recipient.language.tag().to_ascii_lowercase();
+        self.variants
+            .get(&tag)
+            .or_else(|| self.variants.get(&recipient.language.primary()))
+            .unwrap_or(&self.main)
+    }
+
+    /// Every template's text, for checks that look at what templates read.
+    pub fn sources(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.files.values().map(|(p, t)| (p.as_path(), t.as_str()))
+    }
+
+    /// Merges one recipient's letter. A slot the data lacks is an error naming the template's
+    /// file, line and column, the recipient and the missing name.
+    pub fn render(&self, recipient: &Recipient) -> Result<Letter, Problem> {
+        let context = Context::from(Value::Object(self.context(recipient)));
+        let name = self.template_for(recipient);
+        let (body, notes) = Notes::collect(|| self.letters.render_with_context(name, &context));
+        let mut markdown = body.map_err(|e| self.render_problem(&e, recipient, name))?;
+        if !notes.is_empty() {
+            if !markdown.ends_with('\n') {
+                markdown.push('\n');
+            }
+            markdown.push('\n');
+            markdown.push_str(&Notes::definitions(&notes));
+        }
+        let (subject, _) = Notes::collect(|| self.subject.render_with_context(SUBJECT, &context));
+        let subject = subject.map_err(|e| self.render_problem(&e, recipient, SUBJECT))?;
+        Ok(Letter {
+            markdown,
+            subject: header_safe(&subject),
+        })
+    }
+
+    fn context(&self, recipient: &Recipient) -> Map<String, Value> {
+        let mut context = self.shared.clone();
+        if !recipient.letter.is_empty() {
+            if let Some(Value::Object(letter)) = context.get_mut("letter") {
+                for (k, v) in &recipient.letter {
+                    letter.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        context.insert("recipient".into(), Value::Object(recipient.fields.clone()));
+        context
+    }
+
+    fn render_problem(&self, e: &RenderError, recipient: &Recipient, name: &str) -> Problem {
+        let template = e.template_name.as_deref().unwrap_or(name);
+        let (path, text) = match self.files.get(template) {
+            Some((p, t)) => (p.clone(), t.as_str()),
+            None => (PathBuf::from(template), ""),
+        };
+        let span = match (e.line_no, e.column_no) {
+            (Some(line), Some(col)) if !text.is_empty() => {
+                slot_span(text, offset_of(text, line, col))
+            }
+            _ => 0..0,
+        };
+        let id = recipient.id.to_string();
+        let problem = match e.reason() {
+            RenderErrorReason::MissingVariable(missing) => {
+                let missing = missing.clone().unwrap_or_else(|| "a value".into());
+                Problem::error(format!("`{missing}` is missing for recipient `{id}`"))
+                    .label(format!("`{missing}` has no value"))
+                    .hint(self.missing_hint(&missing, &id))
+            }
+            RenderErrorReason::PartialNotFound(partial) => {
+                Problem::error(format!("the partial `{partial}` does not exist"))
+                    .label("no such partial")
+                    .hint(format!("create templates/partials/{partial}.md, or correct the name"))
+            }
+            RenderErrorReason::HelperNotFound(helper) => {
+                Problem::error(format!("`{helper}` is not a helper lettermerge knows"))
+                    .label("unknown helper")
+                    .hint("see docs/templates.md for the helpers: format_date, join, lines, enumerate, footnote, eq, default")
+            }
+            other => Problem::error(format!("cannot merge the letter for `{id}`: {other}"))
+                .hint("see docs/templates.md for how slots and helpers are written"),
+        };
+        problem.at(path, span).recipient(id)
+    }
+
+    fn missing_hint(&self, missing: &str, id: &str) -> String {
+        let wrap = format!("or make it optional with {{{{#if {missing}}}}}…{{{{/if}}}}");
+        if let Some(key) = missing.strip_prefix("recipient.") {
+            format!("add `{key} = \"…\"` to recipient `{id}`, {wrap}")
+        } else if let Some(key) = missing.strip_prefix("letter.") {
+            format!(
+                "add `{key}` to [letter] in {} (or to this recipient's [recipient.letter]), {wrap}",
+                self.settings_file.display()
+            )
+        } else if let Some(key) = missing.strip_prefix("sender.") {
+            format!(
+                "add `{key}` to [sender] in {}",
+                self.settings_file.display()
+            )
+        } else {
+            format!("check the spelling of `{missing}`; templates see recipient, letter, sender, campaign and date, {wrap}")
+        }
+    }
+}
+
+/// The span of the `{{…}}` slot that starts at `offset`, for the caret.
+fn slot_span(text: &str, offset: usize) -> std::ops::Range<usize> {
+    let rest = &text[offset.min(text.len())..];
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    let end = rest[..line_end].find("}}").map_or(line_end, |i| {
+        i + 2 + usize::from(rest[i + 2..].starts_with('}'))
+    });
+    offset..offset + end.max(1).min(rest.len())
+}
+
+fn template_problem(path: &Path, text: &str, e: &TemplateError) -> Problem {
+    let span = match e.pos() {
+        Some((line, col)) => {
+            let at = offset_of(text, line, col);
+            at..(at + 1).min(text.len())
+        }
+        None => 0..0,
+    };
+    Problem::error(format!(
+        "{} is not a valid template: {}",
+        path.display(),
+        e.reason()
+    ))
+    .at(path, span)
+    .label("here")
+    .hint("check that every {{#block}} has its {{/block}} and every slot is closed with }}")
+}
+
+/// `templates/letter.fr.md` → ("fr", path) for every variant beside the main template.
+fn language_variants(main: &Path) -> Vec<(String, PathBuf)> {
+    let (Some(dir), Some(stem), Some(ext)) = (
+        main.parent(),
+        main.file_stem().and_then(|s| s.to_str()),
+        main.extension().and_then(|s| s.to_str()),
+    ) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, PathBuf)> = read_dir_sorted(dir)
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?;
+            let tag = name
+                .strip_prefix(stem)?
+                .strip_prefix('.')?
+                .strip_suffix(ext)?
+                .strip_suffix('.')?;
+            crate::campaign::Language::parse(tag)?;
+            Some((tag.to_ascii_lowercase(), path))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Partials: every file in `templates/partials/`, named by its stem.
+fn partials(dir: &Path) -> Vec<(String, PathBuf)> {
+    read_dir_sorted(dir)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?.to_string();
+            (!stem.starts_with('.')).then_some((stem, p))
+        })
+        .collect()
+}
+
+fn read_dir_sorted(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    paths.sort();
+    paths
+}
+
+/// A path as the user would write it: relative to the campaign folder.
+fn display_name(dir: &Path, path: &Path) -> String {
+    path.strip_prefix(dir)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
