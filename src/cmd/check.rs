@@ -140,15 +140,11 @@ impl FieldUse {
         let mut problems = Vec::new();
         for (key, (count, span)) in &self.keys {
             if !words.contains(key.as_str()) {
-                let near = KNOWN_KEYS
-                    .iter()
-                    .copied()
-                    .chain(words.iter().copied())
-                    .map(|w| (edit_distance(key, w), w))
-                    .filter(|(d, _)| *d > 0 && *d <= 2)
-                    .min();
+                // A misspelt known key is likelier than a word from the templates' prose.
+                let near = nearest(key, KNOWN_KEYS.iter().copied())
+                    .or_else(|| nearest(key, words.iter().copied()));
                 let hint = match near {
-                    Some((_, w)) => format!("did you mean `{w}`? No template reads `{key}`"),
+                    Some(w) => format!("did you mean `{w}`? No template reads `{key}`"),
                     None => format!(
                         "no template reads `{key}`: use it as {{{{recipient.{key}}}}} or remove it"
                     ),
@@ -185,4 +181,13 @@ fn template_words(letters: &Letters) -> HashSet<&str> {
         .flat_map(|(_, text)| text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')))
         .filter(|w| !w.is_empty())
         .collect()
+}
+
+/// The candidate closest to `key` within two edits, if any.
+fn nearest<'a>(key: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|w| (edit_distance(key, w), w))
+        .filter(|(d, _)| *d > 0 && *d <= 2)
+        .min()
+        .map(|(_, w)| w)
 }

@@ -1,7 +1,8 @@
 //! Plain text, wrapped for email: the letter's words without markup.
 
 use pulldown_cmark::{Event, LinkType, Parser, Tag, TagEnd};
-use textwrap::Options;
+use textwrap::core::Word;
+use textwrap::{Options, WordSeparator};
 
 use super::markdown_options;
 
@@ -213,6 +214,7 @@ impl TextWriter {
             let options = Options::new(self.width)
                 .initial_indent(indent)
                 .subsequent_indent(&rest)
+                .word_separator(WordSeparator::Custom(letter_words))
                 .break_words(false);
             for wrapped in textwrap::wrap(line.trim_end(), options) {
                 self.out.push_str(wrapped.trim_end());
@@ -227,6 +229,32 @@ impl TextWriter {
         self.flush();
         self.out
     }
+}
+
+/// Where a line of a letter may break: at spaces, and between the characters of Chinese and
+/// Japanese text, which has no spaces; never inside a URL, a document number or a Korean word.
+fn letter_words(line: &str) -> Box<dyn Iterator<Item = Word<'_>> + '_> {
+    Box::new(WordSeparator::AsciiSpace.find_words(line).flat_map(
+        |word| -> Box<dyn Iterator<Item = Word<'_>>> {
+            if !word.word.chars().any(is_ideographic) {
+                return Box::new(std::iter::once(word));
+            }
+            let mut parts: Vec<Word<'_>> = WordSeparator::UnicodeBreakProperties
+                .find_words(word.word)
+                .collect();
+            if let Some(last) = parts.last_mut() {
+                last.whitespace = word.whitespace;
+            }
+            Box::new(parts.into_iter())
+        },
+    ))
+}
+
+/// Han ideographs, kana and CJK punctuation: scripts written without spaces between words.
+fn is_ideographic(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFF60
+        | 0x20000..=0x3FFFF)
 }
 
 #[cfg(test)]
@@ -255,6 +283,23 @@ mod tests {
             text.contains("[1] A report https://example.org/r."),
             "{text}"
         );
+    }
+
+    #[test]
+    fn urls_and_korean_words_are_never_split() {
+        let md = "See https://undocs.org/fr/A/HRC/25/63 and A/HRC/25/CRP.1 now.\n\n조선민주주의인민공화국 정부에 감사하겠습니다 감사하겠습니다\n";
+        let text = to_text(md, 24);
+        assert!(text.contains("https://undocs.org/fr/A/HRC/25/63"), "{text}");
+        assert!(text.contains("A/HRC/25/CRP.1"), "{text}");
+        assert!(text.contains("조선민주주의인민공화국"), "{text}");
+    }
+
+    #[test]
+    fn chinese_wraps_between_characters() {
+        let md = "中华人民共和国政府应当立即停止强制遣返脱北者并允许联合国难民署接触他们\n";
+        let text = to_text(md, 20);
+        assert!(text.lines().count() > 1, "{text}");
+        assert_eq!(text.replace('\n', ""), md.trim_end());
     }
 
     #[test]

@@ -233,7 +233,12 @@ impl Letters {
     fn missing_hint(&self, missing: &str, id: &str) -> String {
         let wrap = format!("or make it optional with {{{{#if {missing}}}}}…{{{{/if}}}}");
         if let Some(key) = missing.strip_prefix("recipient.") {
-            format!("add `{key} = \"…\"` to recipient `{id}`, {wrap}")
+            let example = if matches!(key, "address" | "cc" | "bcc") {
+                "[\"…\", \"…\"]"
+            } else {
+                "\"…\""
+            };
+            format!("add `{key} = {example}` to recipient `{id}`, {wrap}")
         } else if let Some(key) = missing.strip_prefix("letter.") {
             format!(
                 "add `{key}` to [letter] in {} (or to this recipient's [recipient.letter]), {wrap}",
