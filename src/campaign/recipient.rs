@@ -212,7 +212,8 @@ impl Recipient {
 
 /// Text fit for a mail header: control characters (CR, LF, tab …) become spaces.
 pub fn header_safe(s: &str) -> String {
-    s.chars()
+    s.replace("\r\n", " ")
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .trim()
@@ -498,6 +499,6 @@ mod tests {
 
     #[test]
     fn header_safe_removes_line_breaks() {
-        assert_eq!(header_safe("A\r\nBcc: x@y"), "A  Bcc: x@y");
+        assert_eq!(header_safe("A\r\nBcc: x@y"), "A Bcc: x@y");
     }
 }

@@ -13,6 +13,9 @@ use crate::diagnostic::Problem;
 
 pub const SETTINGS_FILE: &str = "lettermerge.toml";
 
+/// The email subject when `[email] subject` is not set: the letter's subject, if it has one.
+pub const DEFAULT_SUBJECT: &str = "{{#if letter.subject}}{{letter.subject}}{{/if}}";
+
 /// Everything `lettermerge.toml` says, with defaults filled in and values checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -43,6 +46,8 @@ pub struct CampaignSettings {
 pub struct EmailSettings {
     /// Handlebars source of the subject line.
     pub subject: String,
+    /// Where `[email] subject` is written, when it is.
+    pub subject_span: Option<Range<usize>>,
     pub attach_pdf: bool,
 }
 
@@ -61,7 +66,7 @@ struct RawSettings {
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 struct RawEmail {
-    subject: Option<String>,
+    subject: Option<toml::Spanned<String>>,
     attach_pdf: bool,
 }
 
@@ -107,10 +112,11 @@ impl Settings {
             from,
             letter: raw.letter.to_json(),
             email: EmailSettings {
+                subject_span: raw.email.subject.as_ref().map(|s| s.span()),
                 subject: raw
                     .email
                     .subject
-                    .unwrap_or_else(|| "{{letter.subject}}".to_string()),
+                    .map_or_else(|| DEFAULT_SUBJECT.to_string(), toml::Spanned::into_inner),
                 attach_pdf: raw.email.attach_pdf,
             },
             path,

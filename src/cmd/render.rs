@@ -47,10 +47,7 @@ impl Render {
             Ok(l) => l,
             Err(problems) => return fail(out, &problems),
         };
-        let renderers = match renderers(&self.format, &campaign, clock) {
-            Ok(r) => r,
-            Err(problem) => return fail(out, &[problem]),
-        };
+        let renderers = renderers(&self.format, &campaign, clock);
         let recipients = match campaign.recipients() {
             Ok(r) => r,
             Err(problem) => return fail(out, &[problem]),
@@ -109,37 +106,32 @@ fn renderers<'a>(
     formats: &[Format],
     campaign: &Campaign,
     clock: &Clock,
-) -> Result<Vec<Box<dyn Renderer + 'a>>, Problem> {
+) -> Vec<Box<dyn Renderer + 'a>> {
     let mut formats = formats.to_vec();
     formats.sort();
     formats.dedup();
     formats
         .into_iter()
-        .map(|f| -> Result<Box<dyn Renderer>, Problem> {
-            Ok(match f {
+        .map(|f| -> Box<dyn Renderer> {
+            match f {
                 Format::Md => Box::new(Markdown),
                 Format::Txt => Box::new(PlainText),
                 Format::Html => Box::new(Html),
-                Format::Eml => Box::new(Email(envelope(campaign, clock)?)),
-            })
+                Format::Eml => Box::new(Email(envelope(campaign, clock))),
+            }
         })
         .collect()
 }
 
-/// What every email of the campaign shares; an email needs a sender.
-pub fn envelope(campaign: &Campaign, clock: &Clock) -> Result<Envelope, Problem> {
+/// What every email of the campaign shares.
+pub fn envelope(campaign: &Campaign, clock: &Clock) -> Envelope {
     let settings = &campaign.settings;
-    let from = settings.from.clone().ok_or_else(|| {
-        let file = campaign.dir.join(crate::campaign::settings::SETTINGS_FILE);
-        Problem::error("an email needs a sender: [sender] has no `email`")
-            .in_file(file)
-            .hint("add email = \"you@example.org\" (and name) under [sender], or leave eml out: --format md,txt,html")
-    })?;
-    Ok(Envelope {
+    Envelope {
         campaign_id: settings.campaign.id.clone(),
-        from,
+        from: settings.from.clone(),
         date: clock.now().into(),
-    })
+        settings_file: campaign.dir.join(crate::campaign::settings::SETTINGS_FILE),
+    }
 }
 
 fn print_letters(printed: &[(String, Vec<u8>)]) {

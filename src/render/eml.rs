@@ -14,15 +14,21 @@ use crate::diagnostic::Problem;
 #[derive(Debug, Clone)]
 pub struct Envelope {
     pub campaign_id: String,
-    pub from: Mailbox,
+    /// `[sender]`: an email needs one, a printed letter does not.
+    pub from: Option<Mailbox>,
     pub date: SystemTime,
+    /// The settings file, for problems about the sender.
+    pub settings_file: std::path::PathBuf,
 }
 
 impl Envelope {
     /// The Message-ID of a recipient's letter: stable, from the campaign and recipient ids, so a
     /// letter keeps its identity across renders and sends.
     pub fn message_id(&self, recipient: &Recipient) -> String {
-        let domain = self.from.email.domain();
+        let domain = self
+            .from
+            .as_ref()
+            .map_or("lettermerge.invalid", |f| f.email.domain());
         format!("<{}.{}@{}>", self.campaign_id, recipient.id, domain)
     }
 
@@ -37,8 +43,25 @@ impl Envelope {
         let Some(to) = recipient.email.clone() else {
             return Ok(None);
         };
+        let id = recipient.id.to_string();
+        let Some(from) = self.from.clone() else {
+            return Err(Problem::error(format!(
+                "the email to `{id}` needs a sender: [sender] has no `email`"
+            ))
+            .in_file(&self.settings_file)
+            .recipient(id)
+            .hint("add email = \"you@example.org\" (and name) under [sender], or leave eml out: --format md,txt,html"));
+        };
+        if subject.is_empty() {
+            return Err(
+                Problem::error(format!("the email to `{id}` has no subject"))
+                    .in_file(&self.settings_file)
+                    .recipient(id)
+                    .hint("set subject under [letter] (or [email] subject) in lettermerge.toml"),
+            );
+        }
         let mut builder = Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(to)
             .subject(subject)
             .date(self.date)

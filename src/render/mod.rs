@@ -103,8 +103,7 @@ impl Renderer for Html {
     }
 
     fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
-        let page = html::page(&letter.markdown, &letter.subject, recipient.language.tag());
-        Ok(Some(page.into_bytes()))
+        Ok(Some(page(letter, recipient).into_bytes()))
     }
 }
 
@@ -117,10 +116,20 @@ impl Renderer for Email {
 
     fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
         let text = txt::to_text(&letter.markdown, txt::WIDTH);
-        let html = html::page(&letter.markdown, &letter.subject, recipient.language.tag());
+        let html = page(letter, recipient);
         let message = self.0.message(recipient, &letter.subject, text, html)?;
         Ok(message.map(|m| m.formatted()))
     }
+}
+
+/// The letter as a page, titled by its subject (or, without one, its addressee).
+fn page(letter: &Letter, recipient: &Recipient) -> String {
+    let title = if letter.subject.is_empty() {
+        recipient.name.as_str()
+    } else {
+        letter.subject.as_str()
+    };
+    html::page(&letter.markdown, title, recipient.language.tag())
 }
 
 /// Writes `bytes` to `path` so that the file is either its old self or wholly new: a crash

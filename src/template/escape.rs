@@ -9,7 +9,11 @@
 pub fn escape_markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     let mut prev: Option<char> = None;
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            continue; // CRLF is one line break: one space
+        }
         let c = match c {
             '\r' | '\n' | '\t' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}' => ' ',
             c => c,
@@ -51,6 +55,7 @@ mod tests {
             "1. not a list",
             "- not a bullet",
             "line\r\nbreak",
+            "\r\n# after a break",
             "[link](http://x)",
             "&amp; entity",
             "`code`",
@@ -68,5 +73,6 @@ mod tests {
         assert_eq!(escape_markdown("H.E. Mrs. Hou Yue"), "H.E. Mrs. Hou Yue");
         assert_eq!(escape_markdown("Jean-Pierre"), "Jean-Pierre");
         assert_eq!(escape_markdown("대사님"), "대사님");
+        assert_eq!(escape_markdown("a\r\nb\nc"), "a b c");
     }
 }

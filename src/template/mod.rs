@@ -38,6 +38,8 @@ pub struct Letters {
     /// Campaign-wide names every letter sees: `letter`, `sender`, `campaign`, `date`.
     shared: Map<String, Value>,
     settings_file: PathBuf,
+    /// Where `[email] subject` stands in the settings file, when it is written there.
+    subject_span: Option<std::ops::Range<usize>>,
 }
 
 impl Letters {
@@ -110,7 +112,11 @@ impl Letters {
                     "the email subject template is not valid: {}",
                     e.reason()
                 ))
-                .in_file(&settings_file)
+                .at(
+                    &settings_file,
+                    settings.email.subject_span.clone().unwrap_or(0..0),
+                )
+                .label("in this subject")
                 .hint("check the {{…}} slots in [email] subject"),
             );
         }
@@ -141,6 +147,7 @@ impl Letters {
             files,
             shared,
             settings_file,
+            subject_span: settings.email.subject_span.clone(),
         })
     }
 
@@ -201,6 +208,8 @@ impl Letters {
             None => (PathBuf::from(template), ""),
         };
         let span = match (e.line_no, e.column_no) {
+            // The subject is a value inside lettermerge.toml: point at the value.
+            _ if template == SUBJECT => self.subject_span.clone().unwrap_or(0..0),
             (Some(line), Some(col)) if !text.is_empty() => {
                 slot_span(text, offset_of(text, line, col))
             }
@@ -266,6 +275,16 @@ fn slot_span(text: &str, offset: usize) -> std::ops::Range<usize> {
 }
 
 fn template_problem(path: &Path, text: &str, e: &TemplateError) -> Problem {
+    if let Some((name, at)) = unclosed_block(text) {
+        let line = crate::diagnostic::line_of(text, at);
+        return Problem::error(format!(
+            "`{{{{#{name}}}}}` opened on line {line} of {} is never closed",
+            path.display()
+        ))
+        .at(path, slot_span(text, at))
+        .label("opened here")
+        .hint(format!("add {{{{/{name}}}}} where the block should end"));
+    }
     let span = match e.pos() {
         Some((line, col)) => {
             let at = offset_of(text, line, col);
@@ -281,6 +300,33 @@ fn template_problem(path: &Path, text: &str, e: &TemplateError) -> Problem {
     .at(path, span)
     .label("here")
     .hint("check that every {{#block}} has its {{/block}} and every slot is closed with }}")
+}
+
+/// The first `{{#block}}` in `text` that is never closed: its name and offset.
+fn unclosed_block(text: &str) -> Option<(String, usize)> {
+    let mut open: Vec<(String, usize)> = Vec::new();
+    let mut offset = 0;
+    while let Some(i) = text[offset..].find("{{") {
+        let at = offset + i;
+        let inner = text[at + 2..].trim_start_matches(['~', '{']);
+        let name: String = inner
+            .get(1..)
+            .unwrap_or("")
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
+        match inner.chars().next() {
+            Some('#') => open.push((name, at)),
+            Some('/') => {
+                if let Some(pos) = open.iter().rposition(|(n, _)| *n == name) {
+                    open.truncate(pos);
+                }
+            }
+            _ => {}
+        }
+        offset = at + 2;
+    }
+    open.into_iter().next()
 }
 
 /// `templates/letter.fr.md` → ("fr", path) for every variant beside the main template.
@@ -335,4 +381,16 @@ fn display_name(dir: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .to_string_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unclosed_blocks_are_found_with_their_place() {
+        let text = "a\n{{#if x}}\n{{#each y}}{{/each}}\n";
+        assert_eq!(unclosed_block(text), Some(("if".into(), 2)));
+        assert_eq!(unclosed_block("{{#if x}}{{/if}}"), None);
+    }
 }
