@@ -231,17 +231,16 @@ impl TextWriter {
     }
 }
 
-/// Where a line of a letter may break: at spaces, and between the characters of Chinese and
-/// Japanese text, which has no spaces; never inside a URL, a document number or a Korean word.
+/// Where a line of a letter may break: at spaces, and around Chinese and Japanese characters,
+/// which are written without spaces; never inside a URL, a document number or a Korean word, and
+/// never before a closing mark such as `，` or `。`.
 fn letter_words(line: &str) -> Box<dyn Iterator<Item = Word<'_>> + '_> {
     Box::new(WordSeparator::AsciiSpace.find_words(line).flat_map(
         |word| -> Box<dyn Iterator<Item = Word<'_>>> {
             if !word.word.chars().any(is_ideographic) {
                 return Box::new(std::iter::once(word));
             }
-            let mut parts: Vec<Word<'_>> = WordSeparator::UnicodeBreakProperties
-                .find_words(word.word)
-                .collect();
+            let mut parts: Vec<Word<'_>> = cjk_segments(word.word).map(Word::from).collect();
             if let Some(last) = parts.last_mut() {
                 last.whitespace = word.whitespace;
             }
@@ -250,11 +249,68 @@ fn letter_words(line: &str) -> Box<dyn Iterator<Item = Word<'_>> + '_> {
     ))
 }
 
+/// Splits a run of text without spaces where a line may break.
+fn cjk_segments(token: &str) -> impl Iterator<Item = &str> {
+    let mut cuts = vec![0];
+    let mut prev: Option<char> = None;
+    for (i, c) in token.char_indices() {
+        if let Some(p) = prev {
+            let around_ideograph = (is_ideographic(c) && !is_closing(c))
+                || is_opening(c)
+                || is_ideographic(p)
+                || is_closing(p);
+            if around_ideograph && !is_closing(c) && !is_opening(p) {
+                cuts.push(i);
+            }
+        }
+        prev = Some(c);
+    }
+    cuts.push(token.len());
+    (0..cuts.len() - 1).map(move |k| &token[cuts[k]..cuts[k + 1]])
+}
+
 /// Han ideographs, kana and CJK punctuation: scripts written without spaces between words.
 fn is_ideographic(c: char) -> bool {
     matches!(c as u32,
         0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFF60
         | 0x20000..=0x3FFFF)
+}
+
+/// Marks a line must not start with.
+fn is_closing(c: char) -> bool {
+    matches!(
+        c,
+        '，' | '。'
+            | '、'
+            | '；'
+            | '：'
+            | '？'
+            | '！'
+            | '）'
+            | '」'
+            | '』'
+            | '》'
+            | '〉'
+            | '】'
+            | '”'
+            | '’'
+            | ','
+            | '.'
+            | ';'
+            | ':'
+            | '?'
+            | '!'
+            | ')'
+            | ']'
+    )
+}
+
+/// Marks a line must not end with.
+fn is_opening(c: char) -> bool {
+    matches!(
+        c,
+        '（' | '「' | '『' | '《' | '〈' | '【' | '“' | '‘' | '(' | '['
+    )
 }
 
 #[cfg(test)]
@@ -292,6 +348,19 @@ mod tests {
         assert!(text.contains("https://undocs.org/fr/A/HRC/25/63"), "{text}");
         assert!(text.contains("A/HRC/25/CRP.1"), "{text}");
         assert!(text.contains("조선민주주의인민공화국"), "{text}");
+    }
+
+    #[test]
+    fn mixed_chinese_keeps_document_numbers_and_punctuation_whole() {
+        let parts: Vec<&str> = cjk_segments("文件A/HRC/25/63，2014年（中国）").collect();
+        assert!(parts.contains(&"A/HRC/25/63，"), "{parts:?}");
+        assert!(
+            parts
+                .iter()
+                .all(|p| !p.starts_with('，') && !p.ends_with('（')),
+            "{parts:?}"
+        );
+        assert_eq!(parts.concat(), "文件A/HRC/25/63，2014年（中国）");
     }
 
     #[test]
