@@ -158,7 +158,7 @@ impl FieldUse {
                     .label("set here")
                     .hint(hint),
                 );
-            } else if *count < self.recipients {
+            } else if *count < self.recipients && !guarded(letters, key) {
                 problems.push(
                     Problem::warning(format!(
                         "field `{key}` is set for only {} of {} recipients",
@@ -190,4 +190,21 @@ fn nearest<'a>(key: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&
         .filter(|(d, _)| *d > 0 && *d <= 2)
         .min()
         .map(|(_, w)| w)
+}
+
+/// Whether a template treats `recipient.<key>` as optional (`{{#if recipient.key}}`, …).
+fn guarded(letters: &Letters, key: &str) -> bool {
+    let path = format!("recipient.{key}");
+    letters.sources().any(|(_, text)| {
+        ["#if ", "#unless ", "#with ", "(default "]
+            .iter()
+            .any(|opener| {
+                text.match_indices(opener).any(|(i, _)| {
+                    let rest = text[i + opener.len()..].trim_start();
+                    rest.starts_with(&path)
+                        && !rest[path.len()..]
+                            .starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                })
+            })
+    })
 }

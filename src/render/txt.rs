@@ -2,7 +2,7 @@
 
 use pulldown_cmark::{Event, LinkType, Parser, Tag, TagEnd};
 use textwrap::core::Word;
-use textwrap::{Options, WordSeparator};
+use textwrap::{Options, WordSeparator, WordSplitter};
 
 use super::markdown_options;
 
@@ -215,6 +215,7 @@ impl TextWriter {
                 .initial_indent(indent)
                 .subsequent_indent(&rest)
                 .word_separator(WordSeparator::Custom(letter_words))
+                .word_splitter(WordSplitter::NoHyphenation)
                 .break_words(false);
             for wrapped in textwrap::wrap(line.trim_end(), options) {
                 self.out.push_str(wrapped.trim_end());
@@ -343,9 +344,14 @@ mod tests {
 
     #[test]
     fn urls_and_korean_words_are_never_split() {
-        let md = "See https://undocs.org/fr/A/HRC/25/63 and A/HRC/25/CRP.1 now.\n\n조선민주주의인민공화국 정부에 감사하겠습니다 감사하겠습니다\n";
+        let md = "See https://x.org/north-korean-defectors-10122023.html non-refoulement https://undocs.org/fr/A/HRC/25/63 and A/HRC/25/CRP.1 now.\n\n조선민주주의인민공화국 정부에 감사하겠습니다 감사하겠습니다\n";
         let text = to_text(md, 24);
         assert!(text.contains("https://undocs.org/fr/A/HRC/25/63"), "{text}");
+        assert!(
+            text.contains("https://x.org/north-korean-defectors-10122023.html"),
+            "{text}"
+        );
+        assert!(text.contains("non-refoulement"), "{text}");
         assert!(text.contains("A/HRC/25/CRP.1"), "{text}");
         assert!(text.contains("조선민주주의인민공화국"), "{text}");
     }

@@ -9,6 +9,8 @@
 pub fn escape_markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     let mut prev: Option<char> = None;
+    // `1.` or `1)` starts a list only at the start of a line: a value that begins with digits.
+    let mut digits_only = true;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\r' && chars.peek() == Some(&'\n') {
@@ -22,13 +24,14 @@ pub fn escape_markdown(s: &str) -> String {
         let escape = match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' => true,
             '-' | '+' | '=' | '#' => at_start,
-            '.' | ')' => prev.is_none_or(|p| p.is_ascii_digit()),
+            '.' | ')' => digits_only,
             _ => false,
         };
         if escape {
             out.push('\\');
         }
         out.push(c);
+        digits_only &= c.is_ascii_digit();
         prev = Some(c);
     }
     out
@@ -74,5 +77,7 @@ mod tests {
         assert_eq!(escape_markdown("Jean-Pierre"), "Jean-Pierre");
         assert_eq!(escape_markdown("대사님"), "대사님");
         assert_eq!(escape_markdown("a\r\nb\nc"), "a b c");
+        assert_eq!(escape_markdown("since 1982."), "since 1982.");
+        assert_eq!(escape_markdown("1982. Then"), "1982\\. Then");
     }
 }
