@@ -8,6 +8,7 @@ pub mod value;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
 
 pub use recipient::{Language, Recipient, RecipientId};
 pub use settings::Settings;
@@ -16,6 +17,24 @@ use crate::clock::Clock;
 use crate::diagnostic::Problem;
 use recipient::RawRecipient;
 use source::RawItem;
+
+/// How many recipients are read, checked and merged together.
+pub const CHUNK: usize = 1024;
+
+/// Reads entries on a thread of their own, a couple of chunks ahead of the work on them.
+fn read_ahead(items: Box<dyn Iterator<Item = RawItem> + Send>) -> Receiver<Vec<RawItem>> {
+    let (send, receive) = sync_channel(1);
+    std::thread::spawn(move || {
+        let mut items = items;
+        loop {
+            let chunk: Vec<RawItem> = items.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() || send.send(chunk).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
 
 /// A campaign folder with its settings loaded.
 #[derive(Debug, Clone)]
@@ -51,10 +70,11 @@ impl Campaign {
     /// Opens the recipients for reading in file order.
     pub fn recipients(&self) -> Result<Recipients, Problem> {
         let path = self.recipients_path();
-        let items = source::open(&path)?;
+        let source = source::open(&path)?;
         Ok(Recipients {
             path,
-            items,
+            chunks: read_ahead(source.items),
+            count: source.count,
             seen: HashMap::new(),
         })
     }
@@ -64,22 +84,20 @@ impl Campaign {
 /// ([`Recipients::check`]) can run in parallel; [`Recipients::admit`] then keeps ids unique.
 pub struct Recipients {
     pub path: PathBuf,
-    items: Box<dyn Iterator<Item = RawItem> + Send>,
+    chunks: Receiver<Vec<RawItem>>,
+    count: Option<usize>,
     seen: HashMap<RecipientId, Range<usize>>,
 }
 
 impl Recipients {
-    /// The next `n` raw entries (fewer at the end).
-    pub fn next_chunk(&mut self, n: usize) -> Vec<RawItem> {
-        self.items.by_ref().take(n).collect()
+    /// The next raw entries, [`CHUNK`] at most; empty at the end.
+    pub fn next_chunk(&mut self) -> Vec<RawItem> {
+        self.chunks.recv().unwrap_or_default()
     }
 
     /// How many entries there are, when known before reading them (TOML; not CSV).
     pub fn len_hint(&self) -> Option<usize> {
-        match self.items.size_hint() {
-            (lo, Some(hi)) if lo == hi => Some(lo),
-            _ => None,
-        }
+        self.count
     }
 
     /// Checks one entry into a recipient, with every problem it has.

@@ -1,15 +1,15 @@
 //! Reading recipients from `recipients.toml` or `recipients.csv`, as raw entries in file order.
 //!
-//! TOML is parsed in parallel: the file is cut at `[[recipient]]` lines and the pieces parsed on
-//! every core; if any piece fails, the whole file is parsed again so errors point at the right
-//! place. CSV is read a row at a time, so a campaign of any size fits in little memory.
+//! Neither format is held in memory as a whole once parsed: a large TOML file is cut at its
+//! `[[recipient]]` lines and the pieces parsed one after another as they are needed (if a piece
+//! fails, the whole file is parsed so the error points at the right place), and CSV is read a row
+//! at a time. A campaign of any size fits in little more memory than its text.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 use toml::Spanned;
@@ -22,22 +22,38 @@ use crate::diagnostic::Problem;
 /// Raw recipients in file order, or the problem that stopped reading.
 pub type RawItem = Result<RawRecipient, Problem>;
 
-/// Opens a recipients file and yields its entries. TOML is read whole; CSV row by row.
-pub fn open(path: &Path) -> Result<Box<dyn Iterator<Item = RawItem> + Send>, Problem> {
+/// Raw entries of a recipients file, with their number when it is known before reading.
+pub struct Source {
+    pub items: Box<dyn Iterator<Item = RawItem> + Send>,
+    pub count: Option<usize>,
+}
+
+/// Opens a recipients file for reading its entries in order.
+pub fn open(path: &Path) -> Result<Source, Problem> {
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if is_csv {
         let file = File::open(path).map_err(|e| cannot_read(path, &e))?;
-        Ok(Box::new(CsvRows::new(
-            path,
-            BufReader::with_capacity(1 << 16, file),
-        )))
-    } else {
-        let text = std::fs::read_to_string(path).map_err(|e| cannot_read(path, &e))?;
-        let entries = parse_toml(path, &text)?;
-        Ok(Box::new(entries.into_iter().map(Ok)))
+        let rows = CsvRows::new(path, BufReader::with_capacity(1 << 16, file));
+        return Ok(Source {
+            items: Box::new(rows),
+            count: None,
+        });
     }
+    let text = std::fs::read_to_string(path).map_err(|e| cannot_read(path, &e))?;
+    if let Some(pieces) = TomlPieces::new(path, text.clone()) {
+        let count = pieces.count;
+        return Ok(Source {
+            items: Box::new(pieces),
+            count: Some(count),
+        });
+    }
+    let entries = parse_toml(path, &text)?;
+    Ok(Source {
+        count: Some(entries.len()),
+        items: Box::new(entries.into_iter().map(Ok)),
+    })
 }
 
 fn cannot_read(path: &Path, e: &std::io::Error) -> Problem {
@@ -58,11 +74,8 @@ struct TomlFile {
     recipient: Vec<TomlEntry>,
 }
 
-/// Parses a recipients TOML file into raw entries with spans into `text`.
+/// Parses a whole recipients TOML file into raw entries with spans into `text`.
 pub fn parse_toml(path: &Path, text: &str) -> Result<Vec<RawRecipient>, Problem> {
-    if let Some(entries) = parse_in_pieces(text) {
-        return Ok(entries);
-    }
     let file: TomlFile = toml::from_str(text).map_err(|e| {
         let mut p = toml_problem(path, &e);
         if e.message().contains("unknown field") {
@@ -79,42 +92,94 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Vec<RawRecipient>, Problem>
         .collect())
 }
 
-/// The fast path: parse pieces cut at `[[recipient]]` lines on every core. `None` when the file
-/// cannot be cut safely or a piece fails; the caller then parses the whole file.
-fn parse_in_pieces(text: &str) -> Option<Vec<RawRecipient>> {
-    const PIECE: usize = 1 << 20;
-    if text.len() < 2 * PIECE {
-        return None;
+/// A large TOML file read a piece at a time: pieces are cut at `[[recipient]]` lines.
+struct TomlPieces {
+    path: PathBuf,
+    text: String,
+    cuts: Vec<usize>,
+    next: usize,
+    ready: VecDeque<RawRecipient>,
+    count: usize,
+}
+
+impl TomlPieces {
+    /// Pieces of about this many bytes are parsed at a time.
+    const PIECE: usize = 1 << 18;
+
+    /// `None` when the file is small, or cannot be cut safely (keys before the first recipient).
+    fn new(path: &Path, text: String) -> Option<TomlPieces> {
+        if text.len() < 2 * Self::PIECE {
+            return None;
+        }
+        let starts = entry_starts(&text);
+        let first = *starts.first()?;
+        let only_comments = text[..first]
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+        if !only_comments {
+            return None;
+        }
+        let mut cuts = vec![first];
+        for &s in &starts {
+            if s - cuts.last().copied().unwrap_or(0) >= Self::PIECE {
+                cuts.push(s);
+            }
+        }
+        cuts.push(text.len());
+        Some(TomlPieces {
+            path: path.to_path_buf(),
+            count: starts.len(),
+            text,
+            cuts,
+            next: 0,
+            ready: VecDeque::new(),
+        })
     }
-    let starts = entry_starts(text);
-    let first = *starts.first()?;
-    if !text[..first]
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
-        return None;
-    }
-    let mut cuts = vec![first];
-    for &s in &starts {
-        if s - cuts.last().copied().unwrap_or(0) >= PIECE {
-            cuts.push(s);
+
+    /// Parses the next piece into `ready`. A piece that fails is parsed again as part of the
+    /// whole file: either the file has an error (reported where it is) or the cut fell inside a
+    /// multi-line string, and the whole file's entries from this piece on are used instead.
+    fn parse_next(&mut self) -> Result<(), Problem> {
+        let (start, end) = (self.cuts[self.next], self.cuts[self.next + 1]);
+        self.next += 1;
+        match toml::from_str::<TomlFile>(&self.text[start..end]) {
+            Ok(file) => {
+                let text = &self.text;
+                self.ready.extend(
+                    file.recipient
+                        .into_iter()
+                        .map(|e| raw_entry(e, start, text)),
+                );
+                Ok(())
+            }
+            Err(_) => {
+                self.next = self.cuts.len() - 1;
+                let whole = parse_toml(&self.path, &self.text)?;
+                self.ready
+                    .extend(whole.into_iter().filter(|r| r.span.start >= start));
+                Ok(())
+            }
         }
     }
-    cuts.push(text.len());
-    let pieces: Vec<(usize, &str)> = cuts.windows(2).map(|w| (w[0], &text[w[0]..w[1]])).collect();
-    let parsed: Option<Vec<Vec<RawRecipient>>> = pieces
-        .into_par_iter()
-        .map(|(offset, piece)| {
-            let file: TomlFile = toml::from_str(piece).ok()?;
-            Some(
-                file.recipient
-                    .into_iter()
-                    .map(|e| raw_entry(e, offset, text))
-                    .collect(),
-            )
-        })
-        .collect();
-    Some(parsed?.into_iter().flatten().collect())
+}
+
+impl Iterator for TomlPieces {
+    type Item = RawItem;
+
+    fn next(&mut self) -> Option<RawItem> {
+        loop {
+            if let Some(entry) = self.ready.pop_front() {
+                return Some(Ok(entry));
+            }
+            if self.next + 1 >= self.cuts.len() {
+                return None;
+            }
+            if let Err(problem) = self.parse_next() {
+                self.next = self.cuts.len() - 1;
+                return Some(Err(problem));
+            }
+        }
+    }
 }
 
 /// Byte offsets of lines that open a recipient (`[[recipient]]`).
@@ -301,19 +366,53 @@ mod tests {
         assert_eq!(err.location.as_ref().unwrap().span.start, 14, "{err:?}");
     }
 
-    #[test]
-    fn toml_pieces_parse_like_the_whole_file() {
+    fn big_toml(n: usize) -> String {
         let mut text = String::from("# recipients\n");
-        for i in 0..80_000 {
+        for i in 0..n {
             text.push_str(&format!(
                 "[[recipient]]\nid = \"r{i}\"\nname = \"N {i}\"\n\n"
             ));
         }
-        let fast = parse_in_pieces(&text).expect("big enough to cut");
-        let whole: TomlFile = toml::from_str(&text).unwrap();
-        assert_eq!(fast.len(), whole.recipient.len());
+        text
+    }
+
+    #[test]
+    fn toml_pieces_parse_like_the_whole_file() {
+        let text = big_toml(30_000);
+        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone()).expect("big enough");
+        assert!(pieces.cuts.len() > 3);
+        let fast: Vec<_> = pieces.map(Result::unwrap).collect();
+        let whole = parse_toml(Path::new("r.toml"), &text).unwrap();
+        assert_eq!(fast.len(), whole.len());
         let last = fast.last().unwrap();
         let id = last.fields.iter().find(|f| f.key == "id").unwrap();
-        assert_eq!(&text[id.span.clone()], "\"r79999\"");
+        assert_eq!(&text[id.span.clone()], "\"r29999\"");
+    }
+
+    #[test]
+    fn a_cut_inside_a_multiline_string_still_reads_every_entry() {
+        let mut text = big_toml(10_000);
+        text.push_str("[[recipient]]\nid = \"s\"\nname = \"S\"\nnote = \"\"\"\n");
+        text.push_str(&"[[recipient]]\n".repeat(1));
+        text.push_str(&"x".repeat(1 << 19));
+        text.push_str("\n\"\"\"\n\n");
+        text.push_str(
+            &big_toml(10_000)
+                .replace("# recipients\n", "")
+                .replace("\"r", "\"t"),
+        );
+        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone()).unwrap();
+        let read: Vec<_> = pieces.map(Result::unwrap).collect();
+        assert_eq!(read.len(), 20_001);
+    }
+
+    #[test]
+    fn an_error_in_a_late_piece_points_at_its_line() {
+        let mut text = big_toml(20_000);
+        text.push_str("[[recipient]]\nid = \"bad\"\nname = \"unterminated\n");
+        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone()).unwrap();
+        let err = pieces.filter_map(Result::err).next().expect("an error");
+        let at = err.location.unwrap().span.start;
+        assert_eq!(crate::diagnostic::line_of(&text, at), text.lines().count());
     }
 }

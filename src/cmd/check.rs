@@ -71,7 +71,7 @@ pub fn check(dir: &Path, clock: &Clock) -> Findings {
     let mut fields = FieldUse::default();
     let path = recipients.path.clone();
     loop {
-        let chunk = recipients.next_chunk(4096);
+        let chunk = recipients.next_chunk();
         if chunk.is_empty() {
             break;
         }

@@ -12,9 +12,6 @@ use crate::campaign::{Recipient, RecipientId, Recipients};
 use crate::diagnostic::Problem;
 use crate::template::Letters;
 
-/// How many recipients are read, checked and merged together.
-const CHUNK: usize = 2048;
-
 /// Where a run's files go.
 #[derive(Debug, Clone)]
 pub enum Destination {
@@ -67,7 +64,7 @@ impl Job<'_> {
         let mut found = vec![false; self.only.len()];
         let path = recipients.path.clone();
         loop {
-            let chunk = recipients.next_chunk(CHUNK);
+            let chunk = recipients.next_chunk();
             if chunk.is_empty() {
                 break;
             }

@@ -2,6 +2,7 @@
 
 pub mod escape;
 pub mod helpers;
+pub mod include;
 pub mod locale;
 
 use std::collections::HashMap;
@@ -76,11 +77,12 @@ impl Letters {
                     return;
                 }
             };
-            let result = if partial {
-                letters.register_partial(name, text.as_str())
-            } else {
-                letters.register_template_string(name, text.as_str())
-            };
+            let compiled = include::rewrite(&text);
+            let mut result = letters.register_template_string(name, compiled.as_ref());
+            if partial && result.is_ok() {
+                // Kept as a partial too, for `{{> name arg key=value}}`.
+                result = letters.register_partial(name, compiled.as_ref());
+            }
             if let Err(e) = result {
                 problems.push(template_problem(path, &text, &e));
             }

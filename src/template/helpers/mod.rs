@@ -22,6 +22,10 @@ pub fn register(registry: &mut Handlebars<'_>) {
     registry.register_helper("footnote", Box::new(footnote::footnote));
     registry.register_helper("eq", Box::new(eq::Eq));
     registry.register_helper("default", Box::new(default::Default));
+    registry.register_helper(
+        crate::template::include::HELPER,
+        Box::new(crate::template::include::include),
+    );
 }
 
 /// The helper's `i`th parameter; a missing value is an error, as everywhere in a letter.
