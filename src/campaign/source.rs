@@ -393,7 +393,7 @@ mod tests {
     fn a_cut_inside_a_multiline_string_still_reads_every_entry() {
         let mut text = big_toml(10_000);
         text.push_str("[[recipient]]\nid = \"s\"\nname = \"S\"\nnote = \"\"\"\n");
-        text.push_str(&"[[recipient]]\n".repeat(1));
+        text.push_str("[[recipient]]\n");
         text.push_str(&"x".repeat(1 << 19));
         text.push_str("\n\"\"\"\n\n");
         text.push_str(
