@@ -2,6 +2,7 @@
 
 pub mod recipient;
 pub mod settings;
+pub mod smtp;
 pub mod source;
 pub mod value;
 

@@ -8,6 +8,7 @@ use lettre::message::Mailbox;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::smtp::SmtpSettings;
 use super::value::Fields;
 use crate::diagnostic::Problem;
 
@@ -27,6 +28,8 @@ pub struct Settings {
     /// `[letter]`: the shared slots.
     pub letter: Map<String, Value>,
     pub email: EmailSettings,
+    /// `[smtp]`, when the campaign sends email.
+    pub smtp: Option<SmtpSettings>,
     /// The settings file, when the campaign has one.
     pub path: Option<PathBuf>,
 }
@@ -59,7 +62,7 @@ struct RawSettings {
     letter: Fields,
     email: RawEmail,
     // Read by later stages (send, schedule); accepted here so a full file loads.
-    smtp: Option<toml::Table>,
+    smtp: Option<super::smtp::RawSmtp>,
     schedule: Option<toml::Table>,
 }
 
@@ -101,11 +104,14 @@ impl Settings {
         path: Option<PathBuf>,
         today: NaiveDate,
     ) -> Result<Settings, Vec<Problem>> {
-        let _ = (&raw.smtp, &raw.schedule);
+        let _ = &raw.schedule;
         let file = path.clone().unwrap_or_else(|| dir.join(SETTINGS_FILE));
         let mut problems = Vec::new();
         let campaign = campaign_settings(dir, &raw.campaign, &file, today, &mut problems);
         let from = sender_mailbox(&raw.sender, &file, &mut problems);
+        let smtp = raw
+            .smtp
+            .and_then(|s| SmtpSettings::from_raw(s, dir, &file, &mut problems));
         let settings = Settings {
             campaign,
             sender: raw.sender.to_json(),
@@ -119,6 +125,7 @@ impl Settings {
                     .map_or_else(|| DEFAULT_SUBJECT.to_string(), toml::Spanned::into_inner),
                 attach_pdf: raw.email.attach_pdf,
             },
+            smtp,
             path,
         };
         if problems.is_empty() {
