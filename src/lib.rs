@@ -12,6 +12,7 @@
 //!    parse, so each says the same words, and writes files atomically.
 //! 4. [`cmd`] holds one file per command; each parses its arguments, calls the stages and prints.
 //!    [`clock`] is the only place that reads the time.
+//!    [`journal`] records what each `send` did, so no letter goes out twice, even after a crash.
 #![forbid(unsafe_code)]
 // A `Problem` carries file, span, recipient and hint; it is built on cold paths only, so its size
 // in a `Result` costs nothing that matters.
@@ -21,5 +22,6 @@ pub mod campaign;
 pub mod clock;
 pub mod cmd;
 pub mod diagnostic;
+pub mod journal;
 pub mod render;
 pub mod template;

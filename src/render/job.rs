@@ -179,7 +179,7 @@ fn progress_bar(total: Option<usize>) -> ProgressBar {
         None => ProgressBar::no_length(),
     };
     let style = ProgressStyle::with_template(
-        "{spinner} {bar:30} {pos}/{len} letters, {per_sec}, {eta} left",
+        "{spinner} {bar:30} {pos}/{len} letters, {elapsed} so far, {eta} left",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);

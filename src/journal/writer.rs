@@ -1,0 +1,153 @@
+//! The senders' side of the journal: record each letter's fate from any number of threads.
+
+use std::path::Path;
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+
+use chrono::{DateTime, Utc};
+
+use super::lock::Lock;
+use super::state::{ContentHash, State};
+use super::store;
+use super::worker::{Request, Worker};
+use crate::campaign::RecipientId;
+use crate::clock::Clock;
+use crate::diagnostic::Problem;
+
+/// Records what happens to each letter. Cheap to clone, and shared freely between threads: all
+/// clones feed one thread that commits their records in groups, one fsync for many letters.
+///
+/// The campaign stays locked while any clone lives, even after its [`super::Journal`] is gone.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    requests: Sender<Request>,
+    thread: Mutex<Option<JoinHandle<Result<(), Problem>>>>,
+    _lock: Arc<Lock>,
+}
+
+impl Writer {
+    /// Opens a write connection to the journal at `path` and starts its thread.
+    pub(super) fn start(
+        path: &Path,
+        campaign: &str,
+        clock: Clock,
+        lock: Arc<Lock>,
+    ) -> Result<Writer, Problem> {
+        let conn = store::open(path)?;
+        let worker = Worker::new(conn, path.to_path_buf(), campaign.to_string(), clock);
+        let (requests, inbox) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || worker.run(inbox))
+            .map_err(|e| Problem::error(format!("cannot start the journal's writer: {e}")))?;
+        Ok(Writer {
+            inner: Arc::new(Inner {
+                requests,
+                thread: Mutex::new(Some(thread)),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// Records that the letter is about to go out, and returns once that record is on disk. Send
+    /// the letter's DATA only after `Ok`: then a crash at any moment leaves the letter `sending`,
+    /// which the next run reads as uncertain, never as unsent.
+    ///
+    /// Refuses a letter recorded as sent (a letter is never sent twice) or being sent right now.
+    pub fn mark_sending(
+        &self,
+        recipient: &RecipientId,
+        hash: &ContentHash,
+        message_id: &str,
+    ) -> Result<(), Problem> {
+        let (done, on_disk) = mpsc::sync_channel(1);
+        self.request(Request::Sending {
+            recipient: recipient.to_string(),
+            hash: hash.to_string(),
+            message_id: message_id.to_string(),
+            done,
+        })?;
+        on_disk.recv().map_err(|_| stopped())?
+    }
+
+    /// Records that the server accepted the letter, with its reply. Committed soon, and surely by
+    /// [`Writer::finish`].
+    pub fn mark_sent(&self, recipient: &RecipientId, reply: &str) -> Result<(), Problem> {
+        self.outcome(recipient, State::Sent, reply)
+    }
+
+    /// Records that the server refused the letter for good (a permanent, 5xx answer).
+    pub fn mark_failed(&self, recipient: &RecipientId, reply: &str) -> Result<(), Problem> {
+        self.outcome(recipient, State::Failed, reply)
+    }
+
+    /// Records that the server refused the letter for now (4xx, dropped connection, timeout): it
+    /// is pending again, and the next run sends it without any flag.
+    pub fn mark_retry(&self, recipient: &RecipientId, reply: &str) -> Result<(), Problem> {
+        self.outcome(recipient, State::Pending, reply)
+    }
+
+    /// Records when a letter is due. Does nothing to a letter already sent, failed or uncertain.
+    pub fn mark_scheduled(
+        &self,
+        recipient: &RecipientId,
+        due: DateTime<Utc>,
+    ) -> Result<(), Problem> {
+        self.request(Request::Scheduled {
+            recipient: recipient.to_string(),
+            due: store::time(due),
+        })
+    }
+
+    /// Commits everything recorded through any clone and stops the thread; later calls on other
+    /// clones fail. The error is the first outcome that could not be recorded, if any.
+    ///
+    /// Dropping the last clone does the same, silently.
+    pub fn finish(self) -> Result<(), Problem> {
+        self.inner.finish()
+    }
+
+    fn outcome(&self, recipient: &RecipientId, state: State, reply: &str) -> Result<(), Problem> {
+        self.request(Request::Outcome {
+            recipient: recipient.to_string(),
+            state,
+            reply: reply.to_string(),
+        })
+    }
+
+    fn request(&self, request: Request) -> Result<(), Problem> {
+        self.inner.requests.send(request).map_err(|_| stopped())
+    }
+}
+
+impl Inner {
+    fn finish(&self) -> Result<(), Problem> {
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(thread) = thread else {
+            return Ok(());
+        };
+        let _ = self.requests.send(Request::Finish);
+        thread.join().unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+fn stopped() -> Problem {
+    Problem::error("the send journal's writer has stopped; nothing more can be recorded")
+        .hint("no letter goes out without its record; run `send` again to go on where it stopped")
+}
