@@ -24,4 +24,5 @@ pub mod cmd;
 pub mod diagnostic;
 pub mod journal;
 pub mod render;
+pub mod send;
 pub mod template;

@@ -69,6 +69,8 @@ pub struct SmtpSettings {
     pub connections: usize,
     pub rate: Option<Rate>,
     pub retries: u32,
+    /// The wait before the first retry; it doubles with each further one.
+    pub backoff: Duration,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
 }
@@ -87,6 +89,7 @@ pub(super) struct RawSmtp {
     connections: Option<Spanned<i64>>,
     rate: Option<Spanned<String>>,
     retries: Option<u32>,
+    backoff_ms: Option<u64>,
     ca_file: Option<Spanned<String>>,
     timeout: Option<u64>,
 }
@@ -217,6 +220,7 @@ impl SmtpSettings {
             connections: connections as usize,
             rate,
             retries: raw.retries.unwrap_or(3),
+            backoff: Duration::from_millis(raw.backoff_ms.unwrap_or(1000)),
             ca_file,
             timeout: Duration::from_secs(raw.timeout.unwrap_or(30).max(1)),
         })

@@ -4,6 +4,8 @@
 pub mod check;
 pub mod init;
 pub mod render;
+pub mod send;
+pub mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,8 @@ pub enum Command {
     Init(init::Init),
     Check(check::Check),
     Render(render::Render),
+    Send(send::Send),
+    Status(status::Status),
 }
 
 /// Exit statuses: 0 all good, 1 the campaign has problems or letters failed, 2 bad command line
@@ -60,6 +64,8 @@ pub fn main() -> ExitCode {
         Command::Init(c) => c.execute(&cli.dir, &mut out),
         Command::Check(c) => c.execute(&cli.dir, &clock, &mut out),
         Command::Render(c) => c.execute(&cli.dir, &clock, &mut out),
+        Command::Send(c) => c.execute(&cli.dir, &clock, &mut out),
+        Command::Status(c) => c.execute(&cli.dir, &clock, &mut out),
     };
     if ok {
         ExitCode::SUCCESS

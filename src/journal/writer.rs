@@ -93,6 +93,12 @@ impl Writer {
         self.outcome(recipient, State::Pending, reply)
     }
 
+    /// Records that the letter went out and no answer came back: it may have been delivered, so it
+    /// is sent again only with `--retry-uncertain`.
+    pub fn mark_uncertain(&self, recipient: &RecipientId, reply: &str) -> Result<(), Problem> {
+        self.outcome(recipient, State::Uncertain, reply)
+    }
+
     /// Records when a letter is due. Does nothing to a letter already sent, failed or uncertain.
     pub fn mark_scheduled(
         &self,

@@ -1,0 +1,210 @@
+//! Delivering prepared letters over a few SMTP connections, at a bounded rate, with retries,
+//! recording each letter in the journal before its content goes out.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+use tokio::time::{sleep_until, Instant};
+
+use super::smtp::{self, Connector, Fault};
+use super::Outgoing;
+use crate::campaign::RecipientId;
+use crate::journal::Writer;
+
+/// What became of one letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Accepted, with the server's reply.
+    Sent(String),
+    /// Refused for good (5xx), with the reply.
+    Failed(String),
+    /// The content went out and no answer came: may have been delivered.
+    Uncertain(String),
+    /// Refused for now until the retries ran out: still pending, sent by the next run.
+    Unsent(String),
+}
+
+struct Shared {
+    queue: Mutex<VecDeque<Outgoing>>,
+    next_slot: tokio::sync::Mutex<Instant>,
+    interval: Duration,
+    fates: Mutex<Vec<(RecipientId, Fate)>>,
+}
+
+/// Sends every letter over `connections` connections; returns each letter's fate.
+pub fn deliver(
+    connector: Connector,
+    letters: Vec<Outgoing>,
+    writer: Option<Writer>,
+    progress: &ProgressBar,
+) -> Vec<(RecipientId, Fate)> {
+    let connections = connector.settings.connections.min(letters.len()).max(1);
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(letters.into()),
+        next_slot: tokio::sync::Mutex::new(Instant::now()),
+        interval: connector
+            .settings
+            .rate
+            .map_or(Duration::ZERO, |r| r.interval()),
+        fates: Mutex::new(Vec::new()),
+    });
+    let connector = Arc::new(connector);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| {
+                let (shared, connector, writer) =
+                    (shared.clone(), connector.clone(), writer.clone());
+                let progress = progress.clone();
+                tokio::spawn(async move {
+                    worker(&shared, &connector, writer.as_ref(), &progress).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+    let mut fates = std::mem::take(&mut *shared.fates.lock().expect("fates lock"));
+    fates.sort_by(|a, b| a.0.cmp(&b.0));
+    fates
+}
+
+/// One connection: takes letters from the queue until it is empty.
+async fn worker(
+    shared: &Shared,
+    connector: &Connector,
+    writer: Option<&Writer>,
+    progress: &ProgressBar,
+) {
+    let mut conn: Option<AsyncSmtpConnection> = None;
+    loop {
+        let Some(letter) = shared.queue.lock().expect("queue lock").pop_front() else {
+            break;
+        };
+        let fate = one_letter(shared, connector, writer, &mut conn, &letter).await;
+        progress.inc(1);
+        shared
+            .fates
+            .lock()
+            .expect("fates lock")
+            .push((letter.id.clone(), fate));
+    }
+    if let Some(mut c) = conn {
+        let _ = c.quit().await;
+    }
+}
+
+/// Sends one letter, retrying temporary faults with doubling waits.
+async fn one_letter(
+    shared: &Shared,
+    connector: &Connector,
+    writer: Option<&Writer>,
+    conn: &mut Option<AsyncSmtpConnection>,
+    letter: &Outgoing,
+) -> Fate {
+    let settings = &connector.settings;
+    let mut wait = settings.backoff;
+    let mut attempt = 0;
+    loop {
+        pace(shared).await;
+        let fault = match attempt_once(connector, writer, conn, letter).await {
+            Ok(reply) => {
+                record(writer, |w| w.mark_sent(&letter.id, &reply));
+                return Fate::Sent(reply);
+            }
+            Err(fault) => fault,
+        };
+        *conn = None;
+        match fault {
+            Fault::Permanent(reply) => {
+                record(writer, |w| w.mark_failed(&letter.id, &reply));
+                return Fate::Failed(reply);
+            }
+            Fault::Unknown(reason) => {
+                record(writer, |w| w.mark_uncertain(&letter.id, &reason));
+                return Fate::Uncertain(reason);
+            }
+            Fault::Transient(reason) | Fault::Connect(reason) => {
+                attempt += 1;
+                if attempt > settings.retries {
+                    return Fate::Unsent(reason);
+                }
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    }
+}
+
+/// Connects if needed, records `sending`, and sends. A letter refused before its content went
+/// out is put back to pending in the journal.
+async fn attempt_once(
+    connector: &Connector,
+    writer: Option<&Writer>,
+    conn: &mut Option<AsyncSmtpConnection>,
+    letter: &Outgoing,
+) -> Result<String, Fault> {
+    if conn.is_none() {
+        *conn = Some(connector.connect().await?);
+    }
+    let c = conn.as_mut().expect("connected");
+    if let Some(w) = writer {
+        let (w, id, hash, mid) = (
+            w.clone(),
+            letter.id.clone(),
+            letter.hash.clone(),
+            letter.message_id.clone(),
+        );
+        tokio::task::spawn_blocking(move || w.mark_sending(&id, &hash, &mid))
+            .await
+            .map_err(|e| Fault::Connect(e.to_string()))?
+            .map_err(|p| Fault::Connect(p.message))?;
+    }
+    let result = smtp::send(
+        c,
+        &letter.envelope,
+        &letter.bytes,
+        connector.settings.timeout,
+    )
+    .await;
+    if let Err(Fault::Transient(reason)) = &result {
+        record(writer, |w| w.mark_retry(&letter.id, reason));
+    }
+    result
+}
+
+/// Waits for this letter's turn under the campaign's rate.
+async fn pace(shared: &Shared) {
+    if shared.interval.is_zero() {
+        return;
+    }
+    let slot = {
+        let mut next = shared.next_slot.lock().await;
+        let slot = (*next).max(Instant::now());
+        *next = slot + shared.interval;
+        slot
+    };
+    sleep_until(slot).await;
+}
+
+fn record(
+    writer: Option<&Writer>,
+    f: impl FnOnce(&Writer) -> Result<(), crate::diagnostic::Problem>,
+) {
+    if let Some(w) = writer {
+        if let Err(p) = f(w) {
+            eprintln!(
+                "warning: the journal could not record an outcome: {}",
+                p.message
+            );
+        }
+    }
+}

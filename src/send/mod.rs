@@ -1,0 +1,140 @@
+//! Sending: each recipient's letter as the email `render --format eml` writes, delivered over
+//! SMTP and recorded in the journal so that no letter ever goes out twice.
+//!
+//! [`prepare`] merges every letter into an [`Outgoing`] message; the command asks the journal
+//! which to send; [`deliver::deliver`] sends them over a few connections, recording `sending`
+//! durably before each letter's content and the server's answer after.
+
+pub mod deliver;
+pub mod smtp;
+
+use lettre::address::Envelope;
+use lettre::Address;
+
+use crate::campaign::{Campaign, Recipient, RecipientId, Recipients};
+use crate::clock::Clock;
+use crate::cmd::render::envelope;
+use crate::diagnostic::Problem;
+use crate::journal::ContentHash;
+use crate::render::txt;
+use crate::template::Letters;
+
+/// A letter ready to go: the envelope, the exact bytes, and what the journal keys it by.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub id: RecipientId,
+    pub envelope: Envelope,
+    pub bytes: Vec<u8>,
+    pub message_id: String,
+    /// The letter's content (not its Date), to tell a changed letter from the one sent.
+    pub hash: ContentHash,
+    /// Who it goes to, for people: "To; Cc".
+    pub to: String,
+    pub subject: String,
+}
+
+/// Which letters to prepare.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub only: Vec<String>,
+    /// Send every letter to this address instead of its recipients.
+    pub test_to: Option<Address>,
+}
+
+/// Every letter of the campaign with an email, merged and built, in file order; plus the ids of
+/// print-only recipients. Any problem stops everything: nothing is sent from a broken campaign.
+pub fn prepare(
+    campaign: &Campaign,
+    letters: &Letters,
+    clock: &Clock,
+    selection: &Selection,
+) -> Result<(Vec<Outgoing>, Vec<RecipientId>), Vec<Problem>> {
+    let mut recipients = campaign.recipients().map_err(|p| vec![p])?;
+    let envelope_of = envelope(campaign, clock);
+    let mut problems = Vec::new();
+    let mut outgoing = Vec::new();
+    let mut print_only = Vec::new();
+    let path = recipients.path.clone();
+    loop {
+        let chunk = recipients.next_chunk();
+        if chunk.is_empty() {
+            break;
+        }
+        for item in chunk {
+            let recipient = match Recipients::check(&path, item) {
+                Ok(r) => r,
+                Err(p) => {
+                    problems.extend(p);
+                    continue;
+                }
+            };
+            if let Err(p) = recipients.admit(&recipient) {
+                problems.push(p);
+                continue;
+            }
+            if !selection.only.is_empty()
+                && !selection.only.iter().any(|id| id == recipient.id.as_str())
+            {
+                continue;
+            }
+            if !recipient.has_email() {
+                print_only.push(recipient.id.clone());
+                continue;
+            }
+            match build(&recipient, letters, &envelope_of, selection) {
+                Ok(o) => outgoing.push(o),
+                Err(p) => problems.push(p),
+            }
+        }
+    }
+    for id in &selection.only {
+        let known = outgoing.iter().any(|o| o.id.as_str() == id)
+            || print_only.iter().any(|p| p.as_str() == id);
+        if !known && problems.is_empty() {
+            problems.push(
+                Problem::error(format!("there is no recipient with id `{id}`"))
+                    .in_file(&path)
+                    .hint("`lettermerge check` lists the recipients; ids are lowercase"),
+            );
+        }
+    }
+    if problems.is_empty() {
+        Ok((outgoing, print_only))
+    } else {
+        Err(problems)
+    }
+}
+
+fn build(
+    recipient: &Recipient,
+    letters: &Letters,
+    envelope_of: &crate::render::eml::Envelope,
+    selection: &Selection,
+) -> Result<Outgoing, Problem> {
+    let letter = letters.render(recipient)?;
+    let text = txt::to_text(&letter.markdown, txt::WIDTH);
+    let page = crate::render::page(&letter, recipient);
+    let message = envelope_of
+        .message(recipient, &letter.subject, text, page)?
+        .expect("a recipient with email has a message");
+    let mut envelope = message.envelope().clone();
+    if let Some(tester) = &selection.test_to {
+        envelope = Envelope::new(envelope.from().cloned(), vec![tester.clone()])
+            .map_err(|e| Problem::error(format!("cannot address the test letter: {e}")))?;
+    }
+    let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
+    let mut content = letter.markdown.clone().into_bytes();
+    content.push(0);
+    content.extend(letter.subject.as_bytes());
+    content.push(0);
+    content.extend(to.join(",").as_bytes());
+    Ok(Outgoing {
+        id: recipient.id.clone(),
+        message_id: envelope_of.message_id(recipient),
+        hash: ContentHash::of(&content),
+        to: to.join(", "),
+        subject: letter.subject,
+        bytes: message.formatted(),
+        envelope,
+    })
+}
