@@ -31,6 +31,8 @@ struct Shared {
     queue: Mutex<VecDeque<Outgoing>>,
     next_slot: tokio::sync::Mutex<Instant>,
     interval: Duration,
+    /// Set when no letter can go out (login refused): the rest are left pending.
+    stop: Mutex<Option<String>>,
     fates: Mutex<Vec<(RecipientId, Fate)>>,
 }
 
@@ -49,6 +51,7 @@ pub fn deliver(
             .settings
             .rate
             .map_or(Duration::ZERO, |r| r.interval()),
+        stop: Mutex::new(None),
         fates: Mutex::new(Vec::new()),
     });
     let connector = Arc::new(connector);
@@ -89,7 +92,11 @@ async fn worker(
         let Some(letter) = shared.queue.lock().expect("queue lock").pop_front() else {
             break;
         };
-        let fate = one_letter(shared, connector, writer, &mut conn, &letter).await;
+        let stopped = shared.stop.lock().expect("stop lock").clone();
+        let fate = match stopped {
+            Some(reason) => Fate::Unsent(reason),
+            None => one_letter(shared, connector, writer, &mut conn, &letter).await,
+        };
         progress.inc(1);
         shared
             .fates
@@ -131,6 +138,10 @@ async fn one_letter(
             Fault::Unknown(reason) => {
                 record(writer, |w| w.mark_uncertain(&letter.id, &reason));
                 return Fate::Uncertain(reason);
+            }
+            Fault::Fatal(reason) => {
+                *shared.stop.lock().expect("stop lock") = Some(reason.clone());
+                return Fate::Unsent(reason);
             }
             Fault::Transient(reason) | Fault::Connect(reason) => {
                 attempt += 1;

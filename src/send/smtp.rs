@@ -25,8 +25,11 @@ pub enum Fault {
     Permanent(String),
     /// The content went out and no answer came back: it may or may not have been delivered.
     Unknown(String),
-    /// Connecting, TLS or login failed: the connection is unusable, the letter untouched.
+    /// Connecting failed: the connection is unusable, the letter untouched; try again later.
     Connect(String),
+    /// The login was refused or the server's certificate is not trusted: no letter can go out
+    /// until the settings change, so the run stops.
+    Fatal(String),
 }
 
 /// Settings and credentials for opening connections.
@@ -101,7 +104,7 @@ impl Connector {
             timeout(within, conn.starttls(tls.clone(), &self.hello))
                 .await
                 .map_err(|_| fault("TLS handshake timed out".into()))?
-                .map_err(|e| fault(e.to_string()))?;
+                .map_err(|e| Fault::Fatal(format!("{}:{}: TLS: {e}", s.host, s.port)))?;
         }
         if let Some(credentials) = &self.credentials {
             timeout(
@@ -110,7 +113,16 @@ impl Connector {
             )
             .await
             .map_err(|_| fault("login timed out".into()))?
-            .map_err(|e| fault(format!("login refused: {e}")))?;
+            .map_err(|e| {
+                if e.is_permanent() {
+                    Fault::Fatal(format!(
+                        "{}:{}: the server refused the login: {e}",
+                        s.host, s.port
+                    ))
+                } else {
+                    fault(format!("login failed: {e}"))
+                }
+            })?;
         }
         Ok(conn)
     }
