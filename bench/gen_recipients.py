@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate a synthetic lettermerge campaign for benchmarks.
 
-    python3 bench/gen_recipients.py [--subjects] N OUTDIR
+    python3 bench/gen_recipients.py [--subjects] [--all-email] N OUTDIR
 
 writes
 
@@ -22,6 +22,9 @@ language, timezone; with --subjects also the translated [recipient.letter] subje
 root file gives fr/ko/zh recipients, ~+60 bytes each), with the
 language cycling en/fr/ko/zh and a few optional keys left out now and then so every template
 branch is exercised (no salutation, no title, no email = print-only, no cc).
+
+With --all-email every recipient has an email (no print-only ones), so N recipients make N emails
+for `lettermerge send` (bench/send.sh). Without it the output is unchanged.
 """
 
 import csv
@@ -94,7 +97,7 @@ CSV_COLUMNS = ["id", "name", "salutation", "title", "organization", "address", "
                "language", "timezone", "letter.subject"]
 
 
-def recipient(i, subjects=False):
+def recipient(i, subjects=False, all_email=False):
     """The i-th recipient (1-based) as an ordered dict; absent optional keys are left out."""
     lang = LANGUAGES[(i - 1) % 4]
     name, salutation, title, organization, subject = PEOPLE[lang]
@@ -111,7 +114,7 @@ def recipient(i, subjects=False):
         r["title"] = title
     r["organization"] = organization
     r["address"] = address
-    if i % 10 != 0:
+    if all_email or i % 10 != 0:
         r["email"] = f"{rid}@example.org"     # 1 in 10: print-only
     if i % 5 != 0:                            # 1 in 5: no cc; else one or two
         cc = [f"consul-{i:06d}@example.org"]
@@ -185,10 +188,12 @@ def copy_campaign(dest):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--subjects"]
-    subjects = len(args) != len(sys.argv) - 1
+    flags = {"--subjects", "--all-email"}
+    args = [a for a in sys.argv[1:] if a not in flags]
+    subjects = "--subjects" in sys.argv[1:]
+    all_email = "--all-email" in sys.argv[1:]
     if len(args) != 2 or not args[0].isdigit():
-        sys.exit(f"usage: {sys.argv[0]} [--subjects] N OUTDIR")
+        sys.exit(f"usage: {sys.argv[0]} [--subjects] [--all-email] N OUTDIR")
     n = int(args[0])
     out = Path(args[1])
     copy_campaign(out)
@@ -197,13 +202,13 @@ def main():
         f.write(f"# recipients.toml: {n} synthetic recipients for benchmarks "
                 "(bench/gen_recipients.py).\n\n")
         for i in range(1, n + 1):
-            f.write(toml_entry(recipient(i, subjects)))
+            f.write(toml_entry(recipient(i, subjects, all_email)))
 
     with open(out / "recipients.csv", "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         w.writerow(CSV_COLUMNS)
         for i in range(1, n + 1):
-            w.writerow(csv_row(recipient(i, subjects)))
+            w.writerow(csv_row(recipient(i, subjects, all_email)))
 
     settings = csv_settings((REPO / "lettermerge.toml").read_text(encoding="utf-8"))
     (out / "lettermerge-csv.toml").write_text(settings, encoding="utf-8")

@@ -102,6 +102,14 @@ impl SmtpSettings {
         problems: &mut Vec<Problem>,
     ) -> Option<SmtpSettings> {
         let before = problems.len();
+        if raw.password.is_some() {
+            // No snippet: it would print the password back.
+            problems.push(
+                Problem::error("a password is written under [smtp] in lettermerge.toml")
+                    .in_file(file)
+                    .hint("campaign files are shared and copied: delete the `password` line, put the password in an environment variable and name it with password_env = \"LETTERMERGE_SMTP_PASSWORD\" (or type it when send asks)"),
+            );
+        }
         let mut error = |span: Range<usize>, message: &str, label: &str, hint: &str| {
             problems.push(
                 Problem::error(message)
@@ -110,14 +118,6 @@ impl SmtpSettings {
                     .hint(hint),
             );
         };
-        if let Some(p) = &raw.password {
-            error(
-                p.span(),
-                "a password is written in lettermerge.toml",
-                "remove this line",
-                "campaign files are shared and copied: put the password in an environment variable and name it with password_env = \"LETTERMERGE_SMTP_PASSWORD\" (or type it when send asks)",
-            );
-        }
         let delivery = match raw.transport.as_ref().map(|t| t.get_ref().as_str()) {
             None | Some("smtp") => Delivery::Smtp,
             Some("sendmail") => Delivery::Sendmail(raw.sendmail.map(PathBuf::from)),

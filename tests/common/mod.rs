@@ -502,3 +502,101 @@ fn decode_base64(text: &str) -> String {
     }
     String::from_utf8(out).expect("base64 text is UTF-8")
 }
+
+/// A run started with [`Test::spawn`], going on in the background.
+pub struct Running {
+    test: Test,
+    child: std::process::Child,
+}
+
+impl Test {
+    /// Starts the binary without waiting for it, for tests that do something while it runs;
+    /// [`Running::wait`] checks its exit status (the other expectations are not checked).
+    pub fn spawn(self) -> Running {
+        if let Some(settings) = &self.settings {
+            let text: String = settings
+                .iter()
+                .map(|(table, lines)| format!("[{table}]\n{}\n\n", lines.join("\n")))
+                .collect();
+            std::fs::write(self.tempdir.path().join("lettermerge.toml"), text)
+                .expect("write lettermerge.toml");
+        }
+        let child = self
+            .command(&self.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start lettermerge");
+        Running { test: self, child }
+    }
+
+    /// Runs the binary and checks only that nothing panicked, for runs whose exit status the
+    /// contract leaves open; the expectations set on the test are not checked.
+    pub fn run_any_status(self) -> Ran {
+        let ran = self.spawn().finish();
+        assert!(
+            !ran.stderr.contains("panicked"),
+            "the program panicked\n{}",
+            ran.report()
+        );
+        ran
+    }
+
+    /// The binary on this folder with `args`, in the test environment.
+    fn command(&self, args: &[String]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lettermerge"));
+        command
+            .arg("-C")
+            .arg(self.path())
+            .args(args)
+            .current_dir(self.tempdir.path())
+            .env("LETTERMERGE_NOW", NOW)
+            .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+}
+
+impl Running {
+    /// Runs another command on the same folder while this one goes on, and returns what it did.
+    pub fn beside<I, S>(&self, args: I) -> std::process::Output
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let args: Vec<String> = args.into_iter().map(Into::into).collect();
+        self.test
+            .command(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run lettermerge beside the other")
+    }
+
+    /// Waits for the run to end and checks its exit status (and that nothing panicked).
+    pub fn wait(self) -> Ran {
+        let expected = self.test.status;
+        let ran = self.finish();
+        if ran.status != Some(expected) || ran.stderr.contains("panicked") {
+            panic!(
+                "exit status {:?}, expected {expected}, or a panic\n{}",
+                ran.status,
+                ran.report()
+            );
+        }
+        ran
+    }
+
+    /// Waits for the run to end, checking nothing.
+    pub fn finish(self) -> Ran {
+        let output = self.child.wait_with_output().expect("wait for lettermerge");
+        Ran {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            status: output.status.code(),
+            args: self.test.args.clone(),
+            dir: self.test.path(),
+            tempdir: self.test.tempdir,
+        }
+    }
+}
