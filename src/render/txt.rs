@@ -2,7 +2,7 @@
 
 use pulldown_cmark::{Event, LinkType, Parser, Tag, TagEnd};
 use textwrap::core::Word;
-use textwrap::{Options, WordSeparator, WordSplitter};
+use textwrap::{Options, WordSeparator, WordSplitter, WrapAlgorithm};
 
 use super::markdown_options;
 
@@ -211,13 +211,28 @@ impl TextWriter {
             } else {
                 rest.as_str()
             };
+            let line = line.trim_end();
+            // Most lines of a letter's head (addresses, dates) fit: no need to wrap them.
+            let fits = if line.is_ascii() {
+                indent.len() + line.len() <= self.width
+            } else {
+                // No character is wider than two columns.
+                indent.len() + 2 * line.chars().count() <= self.width
+            };
+            if fits {
+                let whole = format!("{indent}{line}");
+                self.out.push_str(whole.trim_end());
+                self.out.push('\n');
+                continue;
+            }
             let options = Options::new(self.width)
                 .initial_indent(indent)
                 .subsequent_indent(&rest)
                 .word_separator(WordSeparator::Custom(letter_words))
                 .word_splitter(WordSplitter::NoHyphenation)
+                .wrap_algorithm(WrapAlgorithm::FirstFit)
                 .break_words(false);
-            for wrapped in textwrap::wrap(line.trim_end(), options) {
+            for wrapped in textwrap::wrap(line, options) {
                 self.out.push_str(wrapped.trim_end());
                 self.out.push('\n');
             }
@@ -236,6 +251,9 @@ impl TextWriter {
 /// which are written without spaces; never inside a URL, a document number or a Korean word, and
 /// never before a closing mark such as `，` or `。`.
 fn letter_words(line: &str) -> Box<dyn Iterator<Item = Word<'_>> + '_> {
+    if line.is_ascii() {
+        return WordSeparator::AsciiSpace.find_words(line);
+    }
     Box::new(WordSeparator::AsciiSpace.find_words(line).flat_map(
         |word| -> Box<dyn Iterator<Item = Word<'_>>> {
             if !word.word.chars().any(is_ideographic) {

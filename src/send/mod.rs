@@ -10,6 +10,7 @@ pub mod smtp;
 
 use lettre::address::Envelope;
 use lettre::Address;
+use rayon::prelude::*;
 
 use crate::campaign::{Campaign, Recipient, RecipientId, Recipients};
 use crate::clock::Clock;
@@ -60,8 +61,13 @@ pub fn prepare(
         if chunk.is_empty() {
             break;
         }
-        for item in chunk {
-            let recipient = match Recipients::check(&path, item) {
+        let checked: Vec<_> = chunk
+            .into_par_iter()
+            .map(|item| Recipients::check(&path, item))
+            .collect();
+        let mut chosen = Vec::new();
+        for result in checked {
+            let recipient = match result {
                 Ok(r) => r,
                 Err(p) => {
                     problems.extend(p);
@@ -72,16 +78,23 @@ pub fn prepare(
                 problems.push(p);
                 continue;
             }
-            if !selection.only.is_empty()
-                && !selection.only.iter().any(|id| id == recipient.id.as_str())
-            {
+            let wanted = selection.only.is_empty()
+                || selection.only.iter().any(|id| id == recipient.id.as_str());
+            if !wanted {
                 continue;
             }
-            if !recipient.has_email() {
+            if recipient.has_email() {
+                chosen.push(recipient);
+            } else {
                 print_only.push(recipient.id.clone());
-                continue;
             }
-            match build(&recipient, letters, &envelope_of, selection) {
+        }
+        let built: Vec<_> = chosen
+            .par_iter()
+            .map(|r| build(r, letters, &envelope_of, selection))
+            .collect();
+        for result in built {
+            match result {
                 Ok(o) => outgoing.push(o),
                 Err(p) => problems.push(p),
             }
