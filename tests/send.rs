@@ -456,3 +456,54 @@ fn harness_holds_a_message_until_released() {
     );
     assert_eq!(server.messages_to("h@example.org").len(), 1);
 }
+
+#[test]
+fn killed_mid_run_then_rerun_sends_each_letter_once_or_reports_it_uncertain() {
+    let ids: Vec<String> = (0..300).map(|i| format!("r-{i:03}")).collect();
+    let recipients: String = ids
+        .iter()
+        .map(|id| {
+            format!(
+                "[[recipient]]\nid = \"{id}\"\nname = \"N {id}\"\nemail = \"{id}@example.org\"\n\n"
+            )
+        })
+        .collect();
+    // Both connections stop at a letter in the middle, the server not answering; then the
+    // process is killed as a power cut would.
+    let script = Script::new()
+        .hold_at_data("r-120@example.org")
+        .hold_at_data("r-121@example.org");
+    let server = SmtpServer::start(script);
+    let running = campaign(&server)
+        .recipients(&recipients)
+        .args(["send", "--yes"])
+        .spawn();
+    server.wait_until_held();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = running.kill();
+    let before = server.messages().len();
+    assert!(before < 300, "the kill came before the end ({before} sent)");
+    let ran = killed.again().args(["send", "--yes"]).run_any_status();
+    let (_, records) = status(ran);
+    let uncertain: Vec<&String> = ids
+        .iter()
+        .filter(|id| state(&records, id) == "uncertain")
+        .collect();
+    assert!(
+        !uncertain.is_empty(),
+        "the held letters were being sent when killed"
+    );
+    assert!(
+        uncertain.len() <= 2,
+        "at most one uncertain letter per connection: {uncertain:?}"
+    );
+    for id in &ids {
+        let received = server.messages_to(&format!("{id}@example.org")).len();
+        let fine = received == 1 || (received == 0 && uncertain.contains(&id));
+        assert!(
+            fine,
+            "{id} received {received} times (state {})",
+            state(&records, id)
+        );
+    }
+}

@@ -587,6 +587,12 @@ impl Running {
         ran
     }
 
+    /// Kills the run at once (SIGKILL: no chance to clean up), then collects what it printed.
+    pub fn kill(mut self) -> Ran {
+        let _ = self.child.kill();
+        self.finish()
+    }
+
     /// Waits for the run to end, checking nothing.
     pub fn finish(self) -> Ran {
         let output = self.child.wait_with_output().expect("wait for lettermerge");
