@@ -776,3 +776,18 @@ fn missing_campaign_folder_is_an_error_not_a_panic() {
             .run();
     }
 }
+
+#[test]
+fn a_fresh_render_leaves_no_partial_folder_and_a_second_replaces_files_whole() {
+    let ran = Test::campaign().args(["render", "--format", "md"]).run();
+    let hidden: Vec<_> = std::fs::read_dir(ran.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+    ran.assert_out_files(&["alice.md", "bob.md"]);
+    let again = ran.again().args(["render", "--format", "md,txt"]).run();
+    again.assert_out_files(&["alice.md", "alice.txt", "bob.md", "bob.txt"]);
+}

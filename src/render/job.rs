@@ -51,15 +51,19 @@ struct Done {
 impl Job<'_> {
     pub fn run(&self, mut recipients: Recipients) -> Summary {
         let mut summary = Summary::default();
-        if let Destination::Dir(dir) = &self.destination {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                summary.problems.push(
-                    Problem::error(format!("cannot create the folder {}: {e}", dir.display()))
-                        .hint("choose another folder with --out"),
-                );
-                return summary;
-            }
-        }
+        let target = match &self.destination {
+            Destination::Dir(dir) => match Target::prepare(dir) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    summary.problems.push(
+                        Problem::error(format!("cannot create the folder {}: {e}", dir.display()))
+                            .hint("choose another folder with --out"),
+                    );
+                    return summary;
+                }
+            },
+            Destination::Stdout => None,
+        };
         let progress = progress_bar(recipients.len_hint());
         let mut found = vec![false; self.only.len()];
         let path = recipients.path.clone();
@@ -92,7 +96,10 @@ impl Job<'_> {
                     }
                 }
             }
-            let done: Vec<_> = admitted.par_iter().map(|r| self.letter(r)).collect();
+            let done: Vec<_> = admitted
+                .par_iter()
+                .map(|r| self.letter(r, target.as_ref()))
+                .collect();
             for (recipient, result) in admitted.iter().zip(done) {
                 progress.inc(1);
                 match result {
@@ -109,6 +116,12 @@ impl Job<'_> {
             }
         }
         progress.finish_and_clear();
+        if let Some(Err(e)) = target.map(Target::finish) {
+            summary.problems.push(
+                Problem::error(format!("cannot move the letters into place: {e}"))
+                    .hint("they are in the hidden folder beside it whose name ends in .partial; move them by hand or render again"),
+            );
+        }
         for (id, found) in self.only.iter().zip(found) {
             if !found {
                 summary.problems.push(
@@ -135,7 +148,7 @@ impl Job<'_> {
     }
 
     /// Merges one letter and writes (or keeps) a file per format.
-    fn letter(&self, recipient: &Recipient) -> Result<Done, Problem> {
+    fn letter(&self, recipient: &Recipient, target: Option<&Target>) -> Result<Done, Problem> {
         let letter = self.letters.render(recipient)?;
         let mut done = Done {
             files: Vec::new(),
@@ -148,24 +161,75 @@ impl Job<'_> {
                 continue;
             };
             let name = format!("{}.{}", recipient.id, renderer.format().extension());
-            match &self.destination {
-                Destination::Dir(dir) => {
-                    write_file(&dir.join(&name), &bytes, recipient)?;
+            match target {
+                Some(target) => {
+                    target.write(&name, &bytes).map_err(|e| {
+                        Problem::error(format!("cannot write {name}: {e}"))
+                            .recipient(recipient.id.to_string())
+                            .hint(
+                                "check that the output folder is writable and the disk is not full",
+                            )
+                    })?;
                     done.written += 1;
                 }
-                Destination::Stdout => done.files.push((name, bytes)),
+                None => done.files.push((name, bytes)),
             }
         }
         Ok(done)
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8], recipient: &Recipient) -> Result<(), Problem> {
-    write_atomic(path, bytes).map_err(|e| {
-        Problem::error(format!("cannot write {}: {e}", path.display()))
-            .recipient(recipient.id.to_string())
-            .hint("check that the output folder is writable and the disk is not full")
-    })
+/// Where a run's files go so that no reader ever sees half a letter.
+enum Target {
+    /// A new output folder: the letters are written into a hidden folder beside it, which takes
+    /// its name when the run ends. One rename instead of one per file.
+    Fresh { staging: PathBuf, dir: PathBuf },
+    /// A folder that has files already: each file is written aside and renamed over the old one.
+    Existing(PathBuf),
+}
+
+impl Target {
+    fn prepare(dir: &Path) -> std::io::Result<Target> {
+        let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
+        if !empty {
+            return Ok(Target::Existing(dir.to_path_buf()));
+        }
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.is_empty() {
+            std::fs::create_dir_all(dir)?;
+            return Ok(Target::Existing(dir.to_path_buf()));
+        }
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)?;
+        let staging = parent.join(format!(".{name}.{}.partial", std::process::id()));
+        std::fs::create_dir_all(&staging)?;
+        Ok(Target::Fresh {
+            staging,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Target::Fresh { staging, .. } => std::fs::write(staging.join(name), bytes),
+            Target::Existing(dir) => write_atomic(&dir.join(name), bytes),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Target::Fresh { staging, dir } => {
+                if dir.is_dir() {
+                    std::fs::remove_dir(&dir)?;
+                }
+                std::fs::rename(&staging, &dir)
+            }
+            Target::Existing(_) => Ok(()),
+        }
+    }
 }
 
 /// A progress bar on a terminal for long runs; nothing otherwise.
