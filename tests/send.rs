@@ -221,7 +221,10 @@ fn test_to_sends_every_letter_to_one_address_and_records_nothing() {
         assert_eq!(message.to, ["tester@example.org"]);
     }
     let (ran, records) = status(ran);
-    assert!(records.is_empty(), "recorded: {records:#?}");
+    assert!(
+        records.iter().all(|r| r["state"] == "pending"),
+        "nothing recorded as sent: {records:#?}"
+    );
     ran.again()
         .args(["send", "--yes"])
         .stderr_has("sent 3")
@@ -505,5 +508,16 @@ fn killed_mid_run_then_rerun_sends_each_letter_once_or_reports_it_uncertain() {
             "{id} received {received} times (state {})",
             state(&records, id)
         );
+    }
+}
+
+#[test]
+fn status_lists_letters_not_yet_sent_as_pending() {
+    let server = SmtpServer::start(Script::new());
+    let ran = campaign(&server).args(["status", "--json"]).run();
+    let records: Vec<Value> = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(records.len(), EMAILED.len(), "{records:#?}");
+    for (id, _) in EMAILED {
+        assert_eq!(state(&records, id), "pending");
     }
 }

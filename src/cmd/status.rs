@@ -1,13 +1,14 @@
 //! `lettermerge status`: what the journal knows about each letter.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use clap::Args;
 
 use super::Output;
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, RecipientId, Recipients};
 use crate::clock::Clock;
-use crate::journal::{read_status, State};
+use crate::journal::{read_status, Record, State};
 
 /// Show each recipient's letter: pending, sent (when, Message-ID, reply), failed (the server's
 /// reply) or uncertain.
@@ -16,6 +17,18 @@ pub struct Status {
     /// Print JSON: one object per recipient.
     #[arg(long)]
     pub json: bool,
+}
+
+/// One recipient's letter: what the journal recorded, or nothing yet (pending).
+struct Row {
+    recipient: RecipientId,
+    record: Option<Record>,
+}
+
+impl Row {
+    fn state(&self) -> State {
+        self.record.as_ref().map_or(State::Pending, |r| r.state)
+    }
 }
 
 impl Status {
@@ -34,43 +47,98 @@ impl Status {
                 return false;
             }
         };
+        let rows = rows(&campaign, records);
         if self.json {
-            let rows: Vec<_> = records
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "recipient": r.recipient.to_string(),
-                        "state": r.state.as_str(),
-                        "message_id": r.message_id,
-                        "reply": r.reply,
-                        "attempts": r.attempts,
-                        "sent_at": r.sent_at.map(|t| t.to_rfc3339()),
-                        "updated_at": r.updated_at.to_rfc3339(),
-                    })
-                })
-                .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&rows).unwrap_or_default()
-            );
-            return true;
-        }
-        for r in &records {
-            let when = r.sent_at.unwrap_or(r.updated_at).to_rfc3339();
-            println!(
-                "{:<30} {:<10} {:<25} {}",
-                r.recipient.to_string(),
-                r.state.as_str(),
-                when,
-                r.reply.clone().unwrap_or_default()
-            );
-        }
-        for state in State::ALL {
-            let n = records.iter().filter(|r| r.state == state).count();
-            if n > 0 {
-                out.say(format!("{n} {}", state.as_str()));
-            }
+            print_json(&rows);
+        } else {
+            print_table(&rows, out);
         }
         true
     }
+}
+
+fn print_json(rows: &[Row]) {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            let r = row.record.as_ref();
+            serde_json::json!({
+                "recipient": row.recipient.to_string(),
+                "state": row.state().as_str(),
+                "message_id": r.and_then(|r| r.message_id.clone()),
+                "reply": r.and_then(|r| r.reply.clone()),
+                "attempts": r.map_or(0, |r| r.attempts),
+                "sent_at": r.and_then(|r| r.sent_at).map(|t| t.to_rfc3339()),
+                "updated_at": r.map(|r| r.updated_at.to_rfc3339()),
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&rows).unwrap_or_default()
+    );
+}
+
+fn print_table(rows: &[Row], out: &Output) {
+    for row in rows {
+        let (when, reply) = match &row.record {
+            Some(r) => (
+                r.sent_at.unwrap_or(r.updated_at).to_rfc3339(),
+                r.reply.clone().unwrap_or_default(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        println!(
+            "{:<30} {:<10} {:<30} {}",
+            row.recipient.to_string(),
+            row.state().as_str(),
+            when,
+            reply
+        );
+    }
+    let counts: Vec<String> = State::ALL
+        .iter()
+        .map(|&s| (s, rows.iter().filter(|r| r.state() == s).count()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    out.say(counts.join(", "));
+}
+
+/// A row for every recipient with email, in the recipients file's order (pending when the
+/// journal knows nothing of it), then the journal's letters to recipients since removed.
+fn rows(campaign: &Campaign, records: Vec<Record>) -> Vec<Row> {
+    let mut known: HashMap<RecipientId, Record> = records
+        .into_iter()
+        .map(|r| (r.recipient.clone(), r))
+        .collect();
+    let mut rows = Vec::new();
+    if let Ok(mut recipients) = campaign.recipients() {
+        let path = recipients.path.clone();
+        loop {
+            let chunk = recipients.next_chunk();
+            if chunk.is_empty() {
+                break;
+            }
+            for recipient in chunk
+                .into_iter()
+                .filter_map(|item| Recipients::check(&path, item).ok())
+            {
+                let record = known.remove(&recipient.id);
+                if record.is_some() || recipient.has_email() {
+                    rows.push(Row {
+                        recipient: recipient.id,
+                        record,
+                    });
+                }
+            }
+        }
+    }
+    let mut rest: Vec<Record> = known.into_values().collect();
+    rest.sort_by(|a, b| a.recipient.cmp(&b.recipient));
+    rows.extend(rest.into_iter().map(|r| Row {
+        recipient: r.recipient.clone(),
+        record: Some(r),
+    }));
+    rows
 }
