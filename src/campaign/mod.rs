@@ -11,6 +11,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
+use rayon::prelude::*;
+
 pub use recipient::{Language, Recipient, RecipientId};
 pub use settings::Settings;
 
@@ -99,6 +101,29 @@ impl Recipients {
     /// How many entries there are, when known before reading them (TOML; not CSV).
     pub fn len_hint(&self) -> Option<usize> {
         self.count
+    }
+
+    /// The next chunk of recipients, checked on every core and admitted in file order (an id
+    /// used twice is an error there); `None` at the end of the file.
+    pub fn next_checked(&mut self) -> Option<Vec<Result<Recipient, Vec<Problem>>>> {
+        let chunk = self.next_chunk();
+        if chunk.is_empty() {
+            return None;
+        }
+        let path = self.path.clone();
+        let checked: Vec<_> = chunk
+            .into_par_iter()
+            .map(|item| Recipients::check(&path, item))
+            .collect();
+        let admitted = checked
+            .into_iter()
+            .map(|result| {
+                let recipient = result?;
+                self.admit(&recipient).map_err(|p| vec![p])?;
+                Ok(recipient)
+            })
+            .collect();
+        Some(admitted)
     }
 
     /// Checks one entry into a recipient, with every problem it has.

@@ -6,7 +6,7 @@ use std::path::Path;
 use clap::Args;
 
 use super::Output;
-use crate::campaign::{Campaign, RecipientId, Recipients};
+use crate::campaign::{Campaign, RecipientId};
 use crate::clock::Clock;
 use crate::journal::{read_status, Record, State};
 
@@ -114,16 +114,8 @@ fn rows(campaign: &Campaign, records: Vec<Record>) -> Vec<Row> {
         .collect();
     let mut rows = Vec::new();
     if let Ok(mut recipients) = campaign.recipients() {
-        let path = recipients.path.clone();
-        loop {
-            let chunk = recipients.next_chunk();
-            if chunk.is_empty() {
-                break;
-            }
-            for recipient in chunk
-                .into_iter()
-                .filter_map(|item| Recipients::check(&path, item).ok())
-            {
+        while let Some(checked) = recipients.next_checked() {
+            for recipient in checked.into_iter().flatten() {
                 let record = known.remove(&recipient.id);
                 if record.is_some() || recipient.has_email() {
                     rows.push(Row {

@@ -67,33 +67,18 @@ impl Job<'_> {
         let progress = progress_bar(recipients.len_hint());
         let mut found = vec![false; self.only.len()];
         let path = recipients.path.clone();
-        loop {
-            let chunk = recipients.next_chunk();
-            if chunk.is_empty() {
-                break;
-            }
-            let checked: Vec<_> = chunk
-                .into_par_iter()
-                .map(|item| Recipients::check(&path, item))
-                .collect();
+        while let Some(checked) = recipients.next_checked() {
             let mut admitted = Vec::with_capacity(checked.len());
             for result in checked {
                 match result {
                     Ok(recipient) => {
-                        let admit = recipients.admit(&recipient);
                         if self.selected(&recipient, &mut found) {
-                            match admit {
-                                Ok(()) => admitted.push(recipient),
-                                Err(p) => summary.problems.push(p),
-                            }
+                            admitted.push(recipient);
                         }
                     }
-                    Err(problems) if self.only.is_empty() => summary.problems.extend(problems),
-                    Err(problems) => {
-                        summary.problems.extend(problems.into_iter().filter(|p| {
-                            p.recipient.as_ref().is_none_or(|id| self.only.contains(id))
-                        }))
-                    }
+                    Err(problems) => summary
+                        .problems
+                        .extend(problems.into_iter().filter(|p| self.reports(p))),
                 }
             }
             let done: Vec<_> = admitted
@@ -132,6 +117,15 @@ impl Job<'_> {
             }
         }
         summary
+    }
+
+    /// Whether a problem concerns this run: with --only, only the chosen recipients' do.
+    fn reports(&self, problem: &Problem) -> bool {
+        self.only.is_empty()
+            || problem
+                .recipient
+                .as_ref()
+                .is_none_or(|id| self.only.contains(id))
     }
 
     fn selected(&self, recipient: &Recipient, found: &mut [bool]) -> bool {

@@ -12,7 +12,7 @@ use lettre::address::Envelope;
 use lettre::Address;
 use rayon::prelude::*;
 
-use crate::campaign::{Campaign, Recipient, RecipientId, Recipients};
+use crate::campaign::{Campaign, Recipient, RecipientId};
 use crate::clock::Clock;
 use crate::cmd::render::envelope;
 use crate::diagnostic::Problem;
@@ -56,15 +56,7 @@ pub fn prepare(
     let mut outgoing = Vec::new();
     let mut print_only = Vec::new();
     let path = recipients.path.clone();
-    loop {
-        let chunk = recipients.next_chunk();
-        if chunk.is_empty() {
-            break;
-        }
-        let checked: Vec<_> = chunk
-            .into_par_iter()
-            .map(|item| Recipients::check(&path, item))
-            .collect();
+    while let Some(checked) = recipients.next_checked() {
         let mut chosen = Vec::new();
         for result in checked {
             let recipient = match result {
@@ -74,10 +66,6 @@ pub fn prepare(
                     continue;
                 }
             };
-            if let Err(p) = recipients.admit(&recipient) {
-                problems.push(p);
-                continue;
-            }
             let wanted = selection.only.is_empty()
                 || selection.only.iter().any(|id| id == recipient.id.as_str());
             if !wanted {
