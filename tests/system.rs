@@ -223,3 +223,57 @@ fn an_untrusted_certificate_is_refused() {
         .run();
     assert!(server.envelopes().is_empty());
 }
+
+/// msmtp, a real sendmail-compatible mail client, configured through its own ~/.msmtprc.
+fn msmtp_home(server: &Aiosmtpd) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let rc = home.path().join(".msmtprc");
+    std::fs::write(
+        &rc,
+        format!(
+            "defaults\ntls on\ntls_starttls on\ntls_trust_file {}\n\naccount default\nhost localhost\nport {}\nauth on\nuser {USER}\npassword {PASSWORD}\nfrom ada@example.org\n",
+            server.ca_file(),
+            server.port
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
+    home
+}
+
+#[test]
+fn the_sendmail_transport_hands_each_letter_to_the_local_mail_system_once() {
+    let msmtp = which("msmtp")
+        .expect("msmtp is installed (the system suite needs it: .ci/run installs it)");
+    let server = Aiosmtpd::start();
+    let home = msmtp_home(&server);
+    let ran = Test::campaign()
+        .toml(&format!(
+            "[campaign]\nid = \"system-test\"\n\n[sender]\nname = \"A\"\nemail = \"ada@example.org\"\n\n[letter]\nsubject = \"S\"\n\n[smtp]\ntransport = \"sendmail\"\nsendmail = \"{}\"\n",
+            msmtp.display()
+        ))
+        .env("HOME", &home.path().display().to_string())
+        .args(["send", "--yes"])
+        .stderr_has("sent 1")
+        .run();
+    assert_eq!(server.envelopes().len(), 1, "{:?}", server.envelopes());
+    ran.again()
+        .env("HOME", &home.path().display().to_string())
+        .args(["send", "--yes"])
+        .stderr_has("already sent")
+        .run();
+    assert_eq!(
+        server.envelopes().len(),
+        1,
+        "a second run hands nothing over"
+    );
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+}

@@ -8,12 +8,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lettre::Address;
 
 use super::Output;
-use crate::campaign::smtp::SmtpSettings;
+use crate::campaign::smtp::{Delivery, SmtpSettings};
 use crate::campaign::Campaign;
 use crate::clock::Clock;
 use crate::diagnostic::{plural, Problem};
 use crate::journal::{Decision, Journal, Retry};
-use crate::send::deliver::{deliver, Fate};
+use crate::send::deliver::{deliver, deliver_sendmail, Fate};
 use crate::send::smtp::Connector;
 use crate::send::{prepare, Outgoing, Selection};
 use crate::template::Letters;
@@ -112,15 +112,27 @@ impl Send {
             return Ok(true);
         }
         self.confirm(&outgoing, &server)?;
-        let password = password(&smtp)?;
-        let connector = Connector::new(smtp, password).map_err(|e| vec![Problem::error(e)])?;
         let writer = journal
             .as_ref()
             .map(|j| j.writer())
             .transpose()
             .map_err(|p| vec![p])?;
         let progress = progress_bar(outgoing.len());
-        let fates = deliver(connector, outgoing, writer.clone(), &progress);
+        let fates = match &smtp.delivery {
+            Delivery::Sendmail(command) => deliver_sendmail(
+                command.as_deref(),
+                smtp.connections,
+                outgoing,
+                writer.clone(),
+                &progress,
+            ),
+            Delivery::Smtp => {
+                let password = password(&smtp)?;
+                let connector =
+                    Connector::new(smtp, password).map_err(|e| vec![Problem::error(e)])?;
+                deliver(connector, outgoing, writer.clone(), &progress)
+            }
+        };
         progress.finish_and_clear();
         if let Some(w) = writer {
             w.finish().map_err(|p| vec![p])?;
@@ -205,6 +217,10 @@ impl Send {
 }
 
 fn describe(smtp: &SmtpSettings) -> String {
+    if let Delivery::Sendmail(command) = &smtp.delivery {
+        let command = command.as_deref().unwrap_or(Path::new("sendmail"));
+        return format!("the local mail system ({})", command.display());
+    }
     match &smtp.username {
         Some(user) => format!("{}:{} as {user}", smtp.host, smtp.port),
         None => format!("{}:{}", smtp.host, smtp.port),

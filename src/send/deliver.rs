@@ -219,3 +219,61 @@ fn record(
         }
     }
 }
+
+/// Hands every letter to the local MTA's `sendmail` (Postfix's queue then delivers), recording
+/// each in the journal like SMTP does. `sendmail` queues a letter whole or not at all, so a
+/// refusal leaves the letter pending.
+pub fn deliver_sendmail(
+    command: Option<&std::path::Path>,
+    parallel: usize,
+    letters: Vec<Outgoing>,
+    writer: Option<Writer>,
+    progress: &ProgressBar,
+) -> Vec<(RecipientId, Fate)> {
+    use rayon::prelude::*;
+    let transport = match command {
+        Some(path) => lettre::SendmailTransport::new_with_command(path),
+        None => lettre::SendmailTransport::new(),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(parallel.max(1))
+        .build()
+        .expect("a thread pool starts");
+    let mut fates: Vec<(RecipientId, Fate)> = pool.install(|| {
+        letters
+            .par_iter()
+            .map(|letter| {
+                let fate = hand_over(&transport, writer.as_ref(), letter);
+                progress.inc(1);
+                (letter.id.clone(), fate)
+            })
+            .collect()
+    });
+    fates.sort_by(|a, b| a.0.cmp(&b.0));
+    fates
+}
+
+fn hand_over(
+    transport: &lettre::SendmailTransport,
+    writer: Option<&Writer>,
+    letter: &Outgoing,
+) -> Fate {
+    use lettre::Transport;
+    if let Some(w) = writer {
+        if let Err(p) = w.mark_sending(&letter.id, &letter.hash, &letter.message_id) {
+            return Fate::Unsent(p.message);
+        }
+    }
+    match transport.send_raw(&letter.envelope, &letter.bytes) {
+        Ok(()) => {
+            let reply = "queued by sendmail";
+            record(writer, |w| w.mark_sent(&letter.id, reply));
+            Fate::Sent(reply.into())
+        }
+        Err(e) => {
+            let reason = format!("sendmail refused it: {e}");
+            record(writer, |w| w.mark_retry(&letter.id, &reason));
+            Fate::Unsent(reason)
+        }
+    }
+}
