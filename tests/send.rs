@@ -521,3 +521,18 @@ fn status_lists_letters_not_yet_sent_as_pending() {
         assert_eq!(state(&records, id), "pending");
     }
 }
+
+#[test]
+fn a_dry_run_needs_no_server_settings_and_writes_no_journal() {
+    let ran = Test::campaign()
+        .args(["send", "--dry-run"])
+        .stderr_has("nothing was sent")
+        .stdout_has("alice")
+        .run();
+    assert!(!ran.path().join("lettermerge-journal.sqlite").exists());
+    ran.again()
+        .args(["send", "--yes"])
+        .status(1)
+        .stderr_has("no [smtp] settings")
+        .run();
+}

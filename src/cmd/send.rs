@@ -63,11 +63,17 @@ impl Send {
     fn run(&self, dir: &Path, clock: &Clock, out: &mut Output) -> Result<bool, Vec<Problem>> {
         let campaign = Campaign::load(dir, clock)?;
         let letters = Letters::load(dir, &campaign.settings)?;
-        let smtp = campaign.settings.smtp.clone().ok_or_else(|| {
+        let no_smtp = || {
             vec![Problem::error("the campaign has no [smtp] settings")
                 .in_file(dir.join(crate::campaign::settings::SETTINGS_FILE))
                 .hint("add [smtp] with host, port, security and username (see the README), then try send --dry-run")]
-        })?;
+        };
+        // A rehearsal needs no server settings yet.
+        let smtp = match (campaign.settings.smtp.clone(), self.dry_run) {
+            (Some(smtp), _) => Some(smtp),
+            (None, true) => None,
+            (None, false) => return Err(no_smtp()),
+        };
         let selection = Selection {
             only: self.only.clone(),
             test_to: self.test_to.clone(),
@@ -79,8 +85,11 @@ impl Send {
                 plural(print_only.len(), "recipient")
             ));
         }
+        // A dry run of a campaign never sent has no journal to read, and makes none.
+        let unsent = !dir.join(crate::journal::JOURNAL_FILE).exists();
         let journal = match &self.test_to {
             Some(_) => None,
+            None if self.dry_run && unsent => None,
             None => Some(
                 Journal::open(dir, &campaign.settings.campaign.id, clock).map_err(|p| vec![p])?,
             ),
@@ -100,7 +109,9 @@ impl Send {
             out.say("nothing to send");
             return Ok(true);
         }
-        let server = describe(&smtp);
+        let server = smtp
+            .as_ref()
+            .map_or_else(|| "(no [smtp] settings yet)".to_string(), describe);
         if self.dry_run {
             for o in &outgoing {
                 println!("{}\t{}\t{}", o.id, o.to, o.subject);
@@ -111,6 +122,7 @@ impl Send {
             ));
             return Ok(true);
         }
+        let smtp = smtp.ok_or_else(no_smtp)?;
         self.confirm(&outgoing, &server)?;
         let writer = journal
             .as_ref()
