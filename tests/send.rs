@@ -536,3 +536,17 @@ fn a_dry_run_needs_no_server_settings_and_writes_no_journal() {
         .stderr_has("no [smtp] settings")
         .run();
 }
+
+#[test]
+fn rate_spaces_letters_across_connections() {
+    let server = SmtpServer::start(Script::new());
+    let started = std::time::Instant::now();
+    campaign(&server)
+        .setting("smtp", "rate = \"10/second\"")
+        .args(["send", "--yes"])
+        .stderr_has("sent 3")
+        .run();
+    // Three letters at one per 100 ms: the third cannot leave before 200 ms.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert_each_delivered_once(&server);
+}
