@@ -109,21 +109,32 @@ impl Renderer for Html {
 
 pub struct Email(pub eml::Envelope);
 
+impl Email {
+    /// The letter as the email `send` sends: its text and its page. `None` for a print-only
+    /// recipient.
+    pub fn message(
+        &self,
+        letter: &Letter,
+        recipient: &Recipient,
+    ) -> Result<Option<lettre::Message>, Problem> {
+        let text = txt::to_text(&letter.markdown, txt::WIDTH);
+        let html = page(letter, recipient);
+        self.0.message(recipient, &letter.subject, text, html)
+    }
+}
+
 impl Renderer for Email {
     fn format(&self) -> Format {
         Format::Eml
     }
 
     fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
-        let text = txt::to_text(&letter.markdown, txt::WIDTH);
-        let html = page(letter, recipient);
-        let message = self.0.message(recipient, &letter.subject, text, html)?;
-        Ok(message.map(|m| m.formatted()))
+        Ok(self.message(letter, recipient)?.map(|m| m.formatted()))
     }
 }
 
 /// The letter as a page, titled by its subject (or, without one, its addressee).
-pub fn page(letter: &Letter, recipient: &Recipient) -> String {
+fn page(letter: &Letter, recipient: &Recipient) -> String {
     let title = if letter.subject.is_empty() {
         recipient.name.as_str()
     } else {

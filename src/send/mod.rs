@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::cmd::render::envelope;
 use crate::diagnostic::Problem;
 use crate::journal::ContentHash;
-use crate::render::txt;
+use crate::render::Email;
 use crate::template::Letters;
 
 /// A letter ready to go: the envelope, the exact bytes, and what the journal keys it by.
@@ -51,7 +51,7 @@ pub fn prepare(
     selection: &Selection,
 ) -> Result<(Vec<Outgoing>, Vec<RecipientId>), Vec<Problem>> {
     let mut recipients = campaign.recipients().map_err(|p| vec![p])?;
-    let envelope_of = envelope(campaign, clock);
+    let email = Email(envelope(campaign, clock));
     let mut problems = Vec::new();
     let mut outgoing = Vec::new();
     let mut print_only = Vec::new();
@@ -79,7 +79,7 @@ pub fn prepare(
         }
         let built: Vec<_> = chosen
             .par_iter()
-            .map(|r| build(r, letters, &envelope_of, selection))
+            .map(|r| build(r, letters, &email, selection))
             .collect();
         for result in built {
             match result {
@@ -109,14 +109,12 @@ pub fn prepare(
 fn build(
     recipient: &Recipient,
     letters: &Letters,
-    envelope_of: &crate::render::eml::Envelope,
+    email: &Email,
     selection: &Selection,
 ) -> Result<Outgoing, Problem> {
     let letter = letters.render(recipient)?;
-    let text = txt::to_text(&letter.markdown, txt::WIDTH);
-    let page = crate::render::page(&letter, recipient);
-    let message = envelope_of
-        .message(recipient, &letter.subject, text, page)?
+    let message = email
+        .message(&letter, recipient)?
         .expect("a recipient with email has a message");
     let mut envelope = message.envelope().clone();
     if let Some(tester) = &selection.test_to {
@@ -131,7 +129,7 @@ fn build(
     content.extend(to.join(",").as_bytes());
     Ok(Outgoing {
         id: recipient.id.clone(),
-        message_id: envelope_of.message_id(recipient),
+        message_id: email.0.message_id(recipient),
         hash: ContentHash::of(&content),
         to: to.join(", "),
         subject: letter.subject,
