@@ -1,6 +1,7 @@
 //! The campaign: settings, recipients and where they live, loaded and checked into types.
 
 pub mod recipient;
+pub mod schedule;
 pub mod settings;
 pub mod smtp;
 pub mod source;

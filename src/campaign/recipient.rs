@@ -403,7 +403,7 @@ impl Checker<'_> {
 }
 
 /// The IANA zone closest to a misspelt one, if one is close.
-fn suggest_timezone(text: &str) -> Option<&'static str> {
+pub(crate) fn suggest_timezone(text: &str) -> Option<&'static str> {
     let wanted = text.trim().to_ascii_lowercase();
     chrono_tz::TZ_VARIANTS
         .iter()

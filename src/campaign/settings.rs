@@ -4,10 +4,12 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::schedule::{parse_zone, At, RawSchedule, ScheduleSettings, Zone};
 use super::smtp::SmtpSettings;
 use super::value::Fields;
 use crate::diagnostic::Problem;
@@ -30,6 +32,8 @@ pub struct Settings {
     pub email: EmailSettings,
     /// `[smtp]`, when the campaign sends email.
     pub smtp: Option<SmtpSettings>,
+    /// `[schedule]`, when the campaign has one.
+    pub schedule: Option<ScheduleSettings>,
     /// The settings file, when the campaign has one.
     pub path: Option<PathBuf>,
 }
@@ -41,6 +45,8 @@ pub struct CampaignSettings {
     pub recipients: PathBuf,
     pub date: NaiveDate,
     pub output: PathBuf,
+    /// `[campaign] timezone`: the zone of recipients who name none.
+    pub timezone: Option<Tz>,
     /// `[campaign]` as templates see it.
     pub fields: Map<String, Value>,
 }
@@ -61,9 +67,8 @@ struct RawSettings {
     sender: Fields,
     letter: Fields,
     email: RawEmail,
-    // Read by later stages (send, schedule); accepted here so a full file loads.
     smtp: Option<super::smtp::RawSmtp>,
-    schedule: Option<toml::Table>,
+    schedule: Option<RawSchedule>,
 }
 
 #[derive(Deserialize, Default)]
@@ -104,9 +109,17 @@ impl Settings {
         path: Option<PathBuf>,
         today: NaiveDate,
     ) -> Result<Settings, Vec<Problem>> {
-        let _ = &raw.schedule;
         let file = path.clone().unwrap_or_else(|| dir.join(SETTINGS_FILE));
         let mut problems = Vec::new();
+        let schedule = raw
+            .schedule
+            .map(|s| ScheduleSettings::from_raw(s, &file, &mut problems));
+        // A scheduled letter is dated the day it is due, unless the campaign names a date.
+        let today = match schedule.as_ref().and_then(|s| s.at) {
+            Some(At::Wall(t)) => t.date(),
+            Some(At::Instant(t)) => t.date_naive(),
+            None => today,
+        };
         let campaign = campaign_settings(dir, &raw.campaign, &file, today, &mut problems);
         let from = sender_mailbox(&raw.sender, &file, &mut problems);
         let smtp = raw
@@ -126,6 +139,7 @@ impl Settings {
                 attach_pdf: raw.email.attach_pdf,
             },
             smtp,
+            schedule,
             path,
         };
         if problems.is_empty() {
@@ -182,6 +196,25 @@ fn campaign_settings(
     let template = path_of("template", "templates/letter.md", problems);
     let recipients = path_of("recipients", "recipients.toml", problems);
     let output = path_of("output", "out", problems);
+    let timezone = fields.get("timezone").and_then(|v| {
+        let text = v.get_ref().as_str().unwrap_or_default();
+        match parse_zone(text) {
+            Ok(Zone::Named(tz)) => Some(tz),
+            _ => {
+                let hint = match super::recipient::suggest_timezone(text) {
+                    Some(s) => format!("did you mean \"{s}\"? Time zones are IANA names"),
+                    None => "write an IANA zone such as timezone = \"Europe/Oslo\": recipients without a timezone of their own use it".into(),
+                };
+                problems.push(
+                    Problem::error("`campaign.timezone` is not a time zone")
+                        .at(file, v.span())
+                        .label("unknown zone")
+                        .hint(hint),
+                );
+                None
+            }
+        }
+    });
     let date = match fields.get("date") {
         None => today,
         Some(v) => parse_date(v.get_ref()).unwrap_or_else(|| {
@@ -203,6 +236,7 @@ fn campaign_settings(
         recipients,
         date,
         output,
+        timezone,
         fields: json,
     }
 }

@@ -4,11 +4,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 use rayon::prelude::*;
 
 use super::Output;
 use crate::campaign::recipient::{edit_distance, KNOWN_KEYS};
+use crate::campaign::schedule::{show_span, Schedule, Shift};
 use crate::campaign::{Campaign, Recipient, Recipients};
 use crate::clock::Clock;
 use crate::diagnostic::{plural, Problem};
@@ -70,6 +72,7 @@ pub fn check(dir: &Path, clock: &Clock) -> Findings {
     };
     let mut fields = FieldUse::default();
     let path = recipients.path.clone();
+    let mut timing = Timing::new(&campaign, clock);
     loop {
         let chunk = recipients.next_chunk();
         if chunk.is_empty() {
@@ -92,6 +95,9 @@ pub fn check(dir: &Path, clock: &Clock) -> Findings {
         }
         findings.recipients += admitted.len();
         findings.with_email += admitted.iter().filter(|r| r.has_email()).count();
+        for r in admitted.iter().filter(|r| r.has_email()) {
+            timing.record(r, &path, &mut findings.problems);
+        }
         if let Some(letters) = &letters {
             let failed: Vec<Problem> = admitted
                 .par_iter()
@@ -110,7 +116,87 @@ pub fn check(dir: &Path, clock: &Clock) -> Findings {
     if let Some(letters) = &letters {
         findings.problems.extend(fields.warnings(&path, letters));
     }
+    findings.problems.extend(timing.warnings(&campaign));
     findings
+}
+
+/// What `check` notices about the schedule: recipients without a zone (errors, from
+/// [`Schedule::due`]), times the clocks skip or repeat, and letters already past their grace.
+struct Timing {
+    schedule: Option<Schedule>,
+    now: DateTime<Utc>,
+    /// Zones where the scheduled time is skipped or happens twice, with how many letters.
+    shifted: BTreeMap<(String, &'static str), usize>,
+    late: usize,
+}
+
+impl Timing {
+    fn new(campaign: &Campaign, clock: &Clock) -> Timing {
+        Timing {
+            schedule: Schedule::of(&campaign.settings, None, None),
+            now: clock.now(),
+            shifted: BTreeMap::new(),
+            late: 0,
+        }
+    }
+
+    fn record(&mut self, recipient: &Recipient, path: &Path, problems: &mut Vec<Problem>) {
+        let Some(schedule) = &self.schedule else {
+            return;
+        };
+        match schedule.due(recipient, path) {
+            Err(p) => problems.push(p),
+            Ok(due) => {
+                if let Some(shift) = due.shift {
+                    let what = match shift {
+                        Shift::Gap => "does not exist there (the clocks skip it); those letters go the length of the gap later",
+                        Shift::Twice => "happens twice there (the clocks go back); those letters go at the first",
+                    };
+                    *self.shifted.entry((due.zone.name().to_string(), what)).or_default() += 1;
+                }
+                if self.now - due.at > schedule.grace {
+                    self.late += 1;
+                }
+            }
+        }
+    }
+
+    fn warnings(self, campaign: &Campaign) -> Vec<Problem> {
+        let file = campaign.dir.join(crate::campaign::settings::SETTINGS_FILE);
+        let span = campaign
+            .settings
+            .schedule
+            .as_ref()
+            .and_then(|s| s.at_span.clone());
+        let at = |p: Problem| match &span {
+            Some(span) => p.at(&file, span.clone()),
+            None => p.in_file(&file),
+        };
+        let mut warnings = Vec::new();
+        let Some(schedule) = &self.schedule else {
+            if campaign.settings.schedule.is_some() {
+                warnings.push(at(Problem::warning("[schedule] has no `at`: nothing is scheduled")
+                    .hint("add at = \"2026-12-10T09:00\", or give the time with send --at")));
+            }
+            return warnings;
+        };
+        for ((zone, what), n) in self.shifted {
+            warnings.push(at(Problem::warning(format!(
+                "the scheduled time {what}: in {zone}, for {}",
+                plural(n, "letter")
+            ))
+            .hint("pick a time clear of the clock change if that matters; `send --dry-run` shows each letter's time")));
+        }
+        if self.late > 0 {
+            warnings.push(at(Problem::warning(format!(
+                "the schedule has passed by more than its grace ({}) for {}",
+                show_span(schedule.grace),
+                plural(self.late, "letter")
+            ))
+            .hint("send holds them as late: send them with `send --send-late`, or set a new time in [schedule] at")));
+        }
+        warnings
+    }
 }
 
 /// Which campaign-specific fields recipients set, to spot likely typos.

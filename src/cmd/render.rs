@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::Output;
@@ -117,19 +118,19 @@ fn renderers<'a>(
                 Format::Md => Box::new(Markdown),
                 Format::Txt => Box::new(PlainText),
                 Format::Html => Box::new(Html),
-                Format::Eml => Box::new(Email(envelope(campaign, clock))),
+                Format::Eml => Box::new(Email(envelope(campaign, clock.started()))),
             }
         })
         .collect()
 }
 
-/// What every email of the campaign shares.
-pub fn envelope(campaign: &Campaign, clock: &Clock) -> Envelope {
+/// What every email of the campaign shares, dated `date`.
+pub fn envelope(campaign: &Campaign, date: DateTime<Utc>) -> Envelope {
     let settings = &campaign.settings;
     Envelope {
         campaign_id: settings.campaign.id.clone(),
         from: settings.from.clone(),
-        date: clock.now().into(),
+        date: date.into(),
         settings_file: campaign.dir.join(crate::campaign::settings::SETTINGS_FILE),
     }
 }

@@ -51,7 +51,7 @@ pub fn prepare(
     selection: &Selection,
 ) -> Result<(Vec<Outgoing>, Vec<RecipientId>), Vec<Problem>> {
     let mut recipients = campaign.recipients().map_err(|p| vec![p])?;
-    let email = Email(envelope(campaign, clock));
+    let email = Email(envelope(campaign, clock.now()));
     let mut problems = Vec::new();
     let mut outgoing = Vec::new();
     let mut print_only = Vec::new();
