@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, FixedOffset, Local, NaiveDate, Utc};
+use chrono_tz::Tz;
 
 /// What time it is, as far as lettermerge is concerned.
 #[derive(Debug, Clone, Copy)]
@@ -72,11 +73,6 @@ impl Clock {
         self.started
     }
 
-    /// Whether this clock is a rehearsal's or a test's rather than the system's.
-    pub fn is_rehearsal(&self) -> bool {
-        !matches!(self.source, Source::System)
-    }
-
     /// Today's date where the clock is (the offset given in `LETTERMERGE_NOW`, else local time).
     #[allow(clippy::disallowed_methods)]
     pub fn today(&self) -> NaiveDate {
@@ -85,6 +81,25 @@ impl Clock {
             Source::Rehearsal { at, .. } | Source::Fixed(at) => at.date_naive(),
         }
     }
+}
+
+/// The zone of this computer, to show times "here": `TZ` when set, else the system's zone, else
+/// UTC.
+pub fn local_zone() -> Tz {
+    let named = |name: &str| {
+        let name = name.trim().trim_start_matches(':');
+        let name = name.rsplit_once("zoneinfo/").map_or(name, |(_, n)| n);
+        name.parse::<Tz>().ok()
+    };
+    std::env::var("TZ")
+        .ok()
+        .and_then(|tz| named(&tz))
+        .or_else(|| {
+            iana_time_zone::get_timezone()
+                .ok()
+                .and_then(|tz| named(&tz))
+        })
+        .unwrap_or(Tz::UTC)
 }
 
 #[cfg(test)]

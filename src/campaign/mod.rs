@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 
+use chrono::NaiveDate;
 use rayon::prelude::*;
 
 pub use recipient::{Language, Recipient, RecipientId};
@@ -50,6 +51,16 @@ pub struct Campaign {
 impl Campaign {
     /// Loads `lettermerge.toml` from `dir` (every key has a default).
     pub fn load(dir: &Path, clock: &Clock) -> Result<Campaign, Vec<Problem>> {
+        Campaign::load_for(dir, clock, None)
+    }
+
+    /// Loads the campaign for a run scheduled on `scheduled` (`send --at`): the letters' date,
+    /// unless the campaign names one.
+    pub fn load_for(
+        dir: &Path,
+        clock: &Clock,
+        scheduled: Option<NaiveDate>,
+    ) -> Result<Campaign, Vec<Problem>> {
         if !dir.is_dir() {
             return Err(vec![Problem::error(format!(
                 "{} is not a campaign folder",
@@ -59,7 +70,7 @@ impl Campaign {
                 "pass the folder with -C, or create one with `lettermerge init DIR`",
             )]);
         }
-        let settings = Settings::load(dir, clock.today())?;
+        let settings = Settings::load(dir, clock.today(), scheduled)?;
         Ok(Campaign {
             dir: dir.to_path_buf(),
             settings,

@@ -79,9 +79,14 @@ struct RawEmail {
 }
 
 impl Settings {
-    /// Reads `lettermerge.toml` in `dir` (defaults when it is absent). `today` is the letter's
-    /// date when the file names none.
-    pub fn load(dir: &Path, today: NaiveDate) -> Result<Settings, Vec<Problem>> {
+    /// Reads `lettermerge.toml` in `dir` (defaults when it is absent). When the file names no
+    /// date, the letters are dated `scheduled` (the day of `send --at`), else the day of
+    /// `[schedule] at`, else `today`.
+    pub fn load(
+        dir: &Path,
+        today: NaiveDate,
+        scheduled: Option<NaiveDate>,
+    ) -> Result<Settings, Vec<Problem>> {
         let path = dir.join(SETTINGS_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => Some(text),
@@ -100,7 +105,7 @@ impl Settings {
             None => RawSettings::default(),
         };
         let file = text.is_some().then_some(path);
-        Settings::from_raw(dir, raw, file, today)
+        Settings::from_raw(dir, raw, file, today, scheduled)
     }
 
     fn from_raw(
@@ -108,6 +113,7 @@ impl Settings {
         raw: RawSettings,
         path: Option<PathBuf>,
         today: NaiveDate,
+        scheduled: Option<NaiveDate>,
     ) -> Result<Settings, Vec<Problem>> {
         let file = path.clone().unwrap_or_else(|| dir.join(SETTINGS_FILE));
         let mut problems = Vec::new();
@@ -115,10 +121,11 @@ impl Settings {
             .schedule
             .map(|s| ScheduleSettings::from_raw(s, &file, &mut problems));
         // A scheduled letter is dated the day it is due, unless the campaign names a date.
-        let today = match schedule.as_ref().and_then(|s| s.at) {
-            Some(At::Wall(t)) => t.date(),
-            Some(At::Instant(t)) => t.date_naive(),
-            None => today,
+        let today = match (scheduled, schedule.as_ref().and_then(|s| s.at)) {
+            (Some(day), _) => day,
+            (None, Some(At::Wall(t))) => t.date(),
+            (None, Some(At::Instant(t))) => t.date_naive(),
+            (None, None) => today,
         };
         let campaign = campaign_settings(dir, &raw.campaign, &file, today, &mut problems);
         let from = sender_mailbox(&raw.sender, &file, &mut problems);

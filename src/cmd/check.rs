@@ -152,7 +152,10 @@ impl Timing {
                         Shift::Gap => "does not exist there (the clocks skip it); those letters go the length of the gap later",
                         Shift::Twice => "happens twice there (the clocks go back); those letters go at the first",
                     };
-                    *self.shifted.entry((due.zone.name().to_string(), what)).or_default() += 1;
+                    *self
+                        .shifted
+                        .entry((due.zone.name().to_string(), what))
+                        .or_default() += 1;
                 }
                 if self.now - due.at > schedule.grace {
                     self.late += 1;
@@ -175,8 +178,10 @@ impl Timing {
         let mut warnings = Vec::new();
         let Some(schedule) = &self.schedule else {
             if campaign.settings.schedule.is_some() {
-                warnings.push(at(Problem::warning("[schedule] has no `at`: nothing is scheduled")
-                    .hint("add at = \"2026-12-10T09:00\", or give the time with send --at")));
+                warnings.push(at(Problem::warning(
+                    "[schedule] has no `at`: nothing is scheduled",
+                )
+                .hint("add at = \"2026-12-10T09:00\", or give the time with send --at")));
             }
             return warnings;
         };

@@ -8,8 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lettre::Address;
 
 use super::Output;
+use crate::campaign::schedule::{parse_at, parse_zone, At, Schedule, Zone};
 use crate::campaign::smtp::{Delivery, SmtpSettings};
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, RecipientId};
 use crate::clock::Clock;
 use crate::diagnostic::{plural, Problem};
 use crate::journal::{Decision, Journal, Retry};
@@ -17,6 +18,9 @@ use crate::send::deliver::{deliver, deliver_sendmail, Fate};
 use crate::send::smtp::Connector;
 use crate::send::{prepare, Outgoing, Selection};
 use crate::template::Letters;
+use scheduled::Scheduled;
+
+mod scheduled;
 
 /// Send each letter by email through [smtp], recording every attempt in the journal.
 ///
@@ -46,6 +50,28 @@ pub struct Send {
     /// Send again the letters whose fate is unknown (they may arrive twice).
     #[arg(long)]
     pub retry_uncertain: bool,
+    /// Send each letter at this time instead of [schedule] at: 2026-12-10T09:00 is read in each
+    /// recipient's timezone (or --zone); with an offset, 2026-12-10T09:00+09:00, it is one instant.
+    #[arg(long, value_name = "TIME", value_parser = parse_at)]
+    pub at: Option<At>,
+    /// Whose clock --at is read on: "recipient" (each recipient's timezone) or an IANA zone.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub zone: Option<Zone>,
+    /// Send only what is due now, then exit (for cron or a systemd timer).
+    #[arg(long)]
+    pub due: bool,
+    /// Also send letters whose time passed longer ago than [schedule] grace (default 12 hours).
+    #[arg(long)]
+    pub send_late: bool,
+}
+
+/// What `send` loads before asking the journal.
+struct Loaded {
+    campaign: Campaign,
+    schedule: Option<Schedule>,
+    smtp: Option<SmtpSettings>,
+    outgoing: Vec<Outgoing>,
+    print_only: Vec<RecipientId>,
 }
 
 impl Send {
@@ -61,29 +87,17 @@ impl Send {
     }
 
     fn run(&self, dir: &Path, clock: &Clock, out: &mut Output) -> Result<bool, Vec<Problem>> {
-        let campaign = Campaign::load(dir, clock)?;
-        let letters = Letters::load(dir, &campaign.settings)?;
-        let no_smtp = || {
-            vec![Problem::error("the campaign has no [smtp] settings")
-                .in_file(dir.join(crate::campaign::settings::SETTINGS_FILE))
-                .hint("add [smtp] with host, port, security and username (see the README), then try send --dry-run")]
-        };
-        // A rehearsal needs no server settings yet.
-        let smtp = match (campaign.settings.smtp.clone(), self.dry_run) {
-            (Some(smtp), _) => Some(smtp),
-            (None, true) => None,
-            (None, false) => return Err(no_smtp()),
-        };
-        let selection = Selection {
-            only: self.only.clone(),
-            test_to: self.test_to.clone(),
-        };
-        let (mut outgoing, print_only) = prepare(&campaign, &letters, clock, &selection)?;
-        if !print_only.is_empty() && self.only.is_empty() {
+        let loaded = self.load(dir, clock)?;
+        if !loaded.print_only.is_empty() && self.only.is_empty() {
             out.say(format!(
                 "{} without email (print-only) will not be emailed",
-                plural(print_only.len(), "recipient")
+                plural(loaded.print_only.len(), "recipient")
             ));
+        }
+        if self.test_to.is_some()
+            && Schedule::of(&loaded.campaign.settings, self.at, self.zone).is_some()
+        {
+            out.say("test letters go now: the schedule is not used with --test-to");
         }
         // A dry run of a campaign never sent has no journal to read, and makes none.
         let unsent = !dir.join(crate::journal::JOURNAL_FILE).exists();
@@ -91,17 +105,94 @@ impl Send {
             Some(_) => None,
             None if self.dry_run && unsent => None,
             None => Some(
-                Journal::open(dir, &campaign.settings.campaign.id, clock).map_err(|p| vec![p])?,
+                Journal::open(dir, &loaded.campaign.settings.campaign.id, clock)
+                    .map_err(|p| vec![p])?,
             ),
         };
+        let mut outgoing = loaded.outgoing;
         if let Some(journal) = &journal {
             for id in journal.recovered() {
                 out.say(format!(
                     "{id}: the last run stopped while sending it; its fate is uncertain"
                 ));
             }
-            outgoing = self.planned(journal, outgoing, out)?;
+            outgoing = self.planned(journal, outgoing, out, true)?;
         }
+        let server = loaded
+            .smtp
+            .as_ref()
+            .map_or_else(|| "(no [smtp] settings yet)".to_string(), describe);
+        let Some(schedule) = loaded.schedule else {
+            return self.now(dir, outgoing, loaded.smtp, &server, journal.as_ref(), out);
+        };
+        if self.limit.is_some() {
+            return Err(vec![Problem::error(
+                "--limit cannot be used with a schedule",
+            )
+            .hint(
+                "send a few letters now with --only ID, or rehearse the schedule with --dry-run",
+            )]);
+        }
+        let scheduled = Scheduled {
+            send: self,
+            dir,
+            clock,
+            schedule,
+            journal,
+            server,
+        };
+        scheduled.run(outgoing, loaded.smtp, out)
+    }
+
+    /// Loads the campaign and builds every letter it would send (before asking the journal).
+    fn load(&self, dir: &Path, clock: &Clock) -> Result<Loaded, Vec<Problem>> {
+        let scheduled_day = match self.at {
+            Some(At::Wall(t)) => Some(t.date()),
+            Some(At::Instant(t)) => Some(t.date_naive()),
+            None => None,
+        };
+        let campaign = Campaign::load_for(dir, clock, scheduled_day)?;
+        let schedule = match self.test_to {
+            Some(_) => None,
+            None => Schedule::of(&campaign.settings, self.at, self.zone),
+        };
+        if self.due && schedule.is_none() {
+            return Err(vec![Problem::error("send --due needs a schedule, and the campaign has none")
+                .in_file(dir.join(crate::campaign::settings::SETTINGS_FILE))
+                .hint("add [schedule] with at = \"2026-12-10T09:00\" (see the README), or give the time with --at")]);
+        }
+        let letters = Letters::load(dir, &campaign.settings)?;
+        // A rehearsal needs no server settings yet.
+        let smtp = match (campaign.settings.smtp.clone(), self.dry_run) {
+            (Some(smtp), _) => Some(smtp),
+            (None, true) => None,
+            (None, false) => return Err(no_smtp(dir)),
+        };
+        let selection = Selection {
+            only: self.only.clone(),
+            test_to: self.test_to.clone(),
+            schedule: schedule.clone(),
+        };
+        let (outgoing, print_only) = prepare(&campaign, &letters, clock, &selection)?;
+        Ok(Loaded {
+            campaign,
+            schedule,
+            smtp,
+            outgoing,
+            print_only,
+        })
+    }
+
+    /// Sends every letter now (no schedule).
+    fn now(
+        &self,
+        dir: &Path,
+        mut outgoing: Vec<Outgoing>,
+        smtp: Option<SmtpSettings>,
+        server: &str,
+        journal: Option<&Journal>,
+        out: &Output,
+    ) -> Result<bool, Vec<Problem>> {
         if let Some(limit) = self.limit {
             outgoing.truncate(limit);
         }
@@ -109,9 +200,6 @@ impl Send {
             out.say("nothing to send");
             return Ok(true);
         }
-        let server = smtp
-            .as_ref()
-            .map_or_else(|| "(no [smtp] settings yet)".to_string(), describe);
         if self.dry_run {
             for o in &outgoing {
                 println!("{}\t{}\t{}", o.id, o.to, o.subject);
@@ -122,33 +210,14 @@ impl Send {
             ));
             return Ok(true);
         }
-        let smtp = smtp.ok_or_else(no_smtp)?;
-        self.confirm(&outgoing, &server)?;
-        let writer = journal
-            .as_ref()
-            .map(|j| j.writer())
-            .transpose()
-            .map_err(|p| vec![p])?;
-        let progress = progress_bar(outgoing.len());
-        let fates = match &smtp.delivery {
-            Delivery::Sendmail(command) => deliver_sendmail(
-                command.as_deref(),
-                smtp.connections,
-                outgoing,
-                writer.clone(),
-                &progress,
-            ),
-            Delivery::Smtp => {
-                let password = password(&smtp)?;
-                let connector =
-                    Connector::new(smtp, password).map_err(|e| vec![Problem::error(e)])?;
-                deliver(connector, outgoing, writer.clone(), &progress)
-            }
-        };
-        progress.finish_and_clear();
-        if let Some(w) = writer {
-            w.finish().map_err(|p| vec![p])?;
-        }
+        let smtp = smtp.ok_or_else(|| no_smtp(dir))?;
+        self.confirm(&format!(
+            "send {} via {server}?",
+            plural(outgoing.len(), "letter")
+        ))?;
+        let password = password(&smtp)?;
+        crate::interrupt::install();
+        let fates = deliver_now(&smtp, password.as_deref(), outgoing, journal)?;
         Ok(summarize(&fates, out))
     }
 
@@ -158,6 +227,7 @@ impl Send {
         journal: &Journal,
         outgoing: Vec<Outgoing>,
         out: &Output,
+        loud: bool,
     ) -> Result<Vec<Outgoing>, Vec<Problem>> {
         let keys: Vec<_> = outgoing
             .iter()
@@ -168,6 +238,14 @@ impl Send {
             uncertain: self.retry_uncertain,
         };
         let plan = journal.plan(&keys, retry).map_err(|p| vec![p])?;
+        let send: std::collections::HashSet<_> = plan.to_send().cloned().collect();
+        let outgoing = outgoing
+            .into_iter()
+            .filter(|o| send.contains(&o.id))
+            .collect();
+        if !loud {
+            return Ok(outgoing);
+        }
         let sent = plan
             .letters
             .iter()
@@ -196,18 +274,13 @@ impl Send {
                 ));
             }
         }
-        let send: std::collections::HashSet<_> = plan.to_send().cloned().collect();
-        Ok(outgoing
-            .into_iter()
-            .filter(|o| send.contains(&o.id))
-            .collect())
+        Ok(outgoing)
     }
 
-    fn confirm(&self, outgoing: &[Outgoing], server: &str) -> Result<(), Vec<Problem>> {
+    fn confirm(&self, question: &str) -> Result<(), Vec<Problem>> {
         if self.yes {
             return Ok(());
         }
-        let question = format!("send {} via {server}?", plural(outgoing.len(), "letter"));
         if !std::io::stdin().is_terminal() {
             return Err(vec![Problem::error(format!(
                 "not sent: {question} needs confirmation"
@@ -226,6 +299,45 @@ impl Send {
             Err(vec![Problem::error("not sent: you did not confirm")])
         }
     }
+}
+
+fn no_smtp(dir: &Path) -> Vec<Problem> {
+    vec![Problem::error("the campaign has no [smtp] settings")
+        .in_file(dir.join(crate::campaign::settings::SETTINGS_FILE))
+        .hint("add [smtp] with host, port, security and username (see the README), then try send --dry-run")]
+}
+
+/// Sends `outgoing` now through `smtp`, recording each letter in the journal.
+fn deliver_now(
+    smtp: &SmtpSettings,
+    password: Option<&str>,
+    outgoing: Vec<Outgoing>,
+    journal: Option<&Journal>,
+) -> Result<Vec<(RecipientId, Fate)>, Vec<Problem>> {
+    let writer = journal
+        .map(Journal::writer)
+        .transpose()
+        .map_err(|p| vec![p])?;
+    let progress = progress_bar(outgoing.len());
+    let fates = match &smtp.delivery {
+        Delivery::Sendmail(command) => deliver_sendmail(
+            command.as_deref(),
+            smtp.connections,
+            outgoing,
+            writer.clone(),
+            &progress,
+        ),
+        Delivery::Smtp => {
+            let connector = Connector::new(smtp.clone(), password.map(str::to_string))
+                .map_err(|e| vec![Problem::error(e)])?;
+            deliver(connector, outgoing, writer.clone(), &progress)
+        }
+    };
+    progress.finish_and_clear();
+    if let Some(w) = writer {
+        w.finish().map_err(|p| vec![p])?;
+    }
+    Ok(fates)
 }
 
 fn describe(smtp: &SmtpSettings) -> String {
@@ -276,7 +388,7 @@ fn progress_bar(total: usize) -> ProgressBar {
 }
 
 /// Prints what happened to every letter that did not simply go out; true when all went out.
-fn summarize(fates: &[(crate::campaign::RecipientId, Fate)], out: &Output) -> bool {
+fn summarize(fates: &[(RecipientId, Fate)], out: &Output) -> bool {
     let mut sent = 0;
     let mut bad = 0;
     for (id, fate) in fates {

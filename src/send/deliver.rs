@@ -93,7 +93,7 @@ async fn worker(
             break;
         };
         let stopped = shared.stop.lock().expect("stop lock").clone();
-        let fate = match stopped {
+        let fate = match stopped.or_else(stop_asked) {
             Some(reason) => Fate::Unsent(reason),
             None => one_letter(shared, connector, writer, &mut conn, &letter).await,
         };
@@ -192,6 +192,11 @@ async fn attempt_once(
     result
 }
 
+/// Why no new letter starts, when Ctrl-C asked the run to stop.
+fn stop_asked() -> Option<String> {
+    crate::interrupt::requested().then(|| "the run was stopped (Ctrl-C) before it".to_string())
+}
+
 /// Waits for this letter's turn under the campaign's rate.
 async fn pace(shared: &Shared) {
     if shared.interval.is_zero() {
@@ -259,6 +264,9 @@ fn hand_over(
     letter: &Outgoing,
 ) -> Fate {
     use lettre::Transport;
+    if let Some(reason) = stop_asked() {
+        return Fate::Unsent(reason);
+    }
     if let Some(w) = writer {
         if let Err(p) = w.mark_sending(&letter.id, &letter.hash, &letter.message_id) {
             return Fate::Unsent(p.message);

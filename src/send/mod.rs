@@ -7,11 +7,13 @@
 
 pub mod deliver;
 pub mod smtp;
+pub mod timetable;
 
 use lettre::address::Envelope;
 use lettre::Address;
 use rayon::prelude::*;
 
+use crate::campaign::schedule::{Due, Schedule};
 use crate::campaign::{Campaign, Recipient, RecipientId};
 use crate::clock::Clock;
 use crate::cmd::render::envelope;
@@ -32,6 +34,8 @@ pub struct Outgoing {
     /// Who it goes to, for people: "To; Cc".
     pub to: String,
     pub subject: String,
+    /// When it is due, for a scheduled run.
+    pub due: Option<Due>,
 }
 
 /// Which letters to prepare.
@@ -40,6 +44,8 @@ pub struct Selection {
     pub only: Vec<String>,
     /// Send every letter to this address instead of its recipients.
     pub test_to: Option<Address>,
+    /// When each letter is due, for a scheduled run.
+    pub schedule: Option<Schedule>,
 }
 
 /// Every letter of the campaign with an email, merged and built, in file order; plus the ids of
@@ -79,7 +85,7 @@ pub fn prepare(
         }
         let built: Vec<_> = chosen
             .par_iter()
-            .map(|r| build(r, letters, &email, selection))
+            .map(|r| build(r, letters, &email, selection, &path))
             .collect();
         for result in built {
             match result {
@@ -111,7 +117,12 @@ fn build(
     letters: &Letters,
     email: &Email,
     selection: &Selection,
+    path: &std::path::Path,
 ) -> Result<Outgoing, Problem> {
+    let due = match &selection.schedule {
+        Some(schedule) => Some(schedule.due(recipient, path)?),
+        None => None,
+    };
     let letter = letters.render(recipient)?;
     let message = email
         .message(&letter, recipient)?
@@ -135,5 +146,6 @@ fn build(
         subject: letter.subject,
         bytes: message.formatted(),
         envelope,
+        due,
     })
 }
