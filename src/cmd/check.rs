@@ -11,9 +11,10 @@ use rayon::prelude::*;
 use super::Output;
 use crate::campaign::recipient::{edit_distance, KNOWN_KEYS};
 use crate::campaign::schedule::{show_span, Schedule, Shift};
-use crate::campaign::{Campaign, Recipient, Recipients};
+use crate::campaign::{Campaign, Recipient, RecipientId, Recipients};
 use crate::clock::Clock;
 use crate::diagnostic::{plural, Problem};
+use crate::journal::{read_status, State};
 use crate::template::Letters;
 
 /// Check settings, recipients and templates for every recipient, and list all problems.
@@ -128,11 +129,20 @@ struct Timing {
     /// Zones where the scheduled time is skipped or happens twice, with how many letters.
     shifted: BTreeMap<(String, &'static str), usize>,
     late: usize,
+    /// Letters whose fate the journal knows: their time no longer matters.
+    done: HashSet<RecipientId>,
 }
 
 impl Timing {
     fn new(campaign: &Campaign, clock: &Clock) -> Timing {
+        let done = read_status(&campaign.dir, &campaign.settings.campaign.id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| !matches!(r.state, State::Pending | State::Scheduled))
+            .map(|r| r.recipient)
+            .collect();
         Timing {
+            done,
             schedule: Schedule::of(&campaign.settings, None, None),
             now: clock.now(),
             shifted: BTreeMap::new(),
@@ -144,6 +154,9 @@ impl Timing {
         let Some(schedule) = &self.schedule else {
             return;
         };
+        if self.done.contains(&recipient.id) {
+            return;
+        }
         match schedule.due(recipient, path) {
             Err(p) => problems.push(p),
             Ok(due) => {

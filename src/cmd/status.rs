@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use clap::Args;
 
 use super::Output;
+use crate::campaign::schedule::{show, Schedule};
 use crate::campaign::{Campaign, RecipientId};
-use crate::clock::Clock;
+use crate::clock::{local_zone, Clock};
 use crate::journal::{read_status, Record, State};
 
 /// Show each recipient's letter: pending, sent (when, Message-ID, reply), failed (the server's
@@ -23,11 +26,30 @@ pub struct Status {
 struct Row {
     recipient: RecipientId,
     record: Option<Record>,
+    /// The recipient's zone, to show times in.
+    zone: Option<Tz>,
+    /// When the schedule says it is due, for a letter not yet sent.
+    due: Option<DateTime<Utc>>,
 }
 
 impl Row {
     fn state(&self) -> State {
         self.record.as_ref().map_or(State::Pending, |r| r.state)
+    }
+
+    /// When it is due: as the journal recorded it (the run that scheduled it may have used
+    /// --at), else by the campaign's [schedule]; nothing once its fate is known.
+    fn due(&self) -> Option<DateTime<Utc>> {
+        match self.state() {
+            State::Pending | State::Scheduled => {
+                self.record.as_ref().and_then(|r| r.due_at).or(self.due)
+            }
+            _ => None,
+        }
+    }
+
+    fn zone(&self) -> Tz {
+        self.zone.unwrap_or(Tz::UTC)
     }
 }
 
@@ -70,6 +92,9 @@ fn print_json(rows: &[Row]) {
                 "attempts": r.map_or(0, |r| r.attempts),
                 "sent_at": r.and_then(|r| r.sent_at).map(|t| t.to_rfc3339()),
                 "updated_at": r.map(|r| r.updated_at.to_rfc3339()),
+                "due_at": row.due().map(|t| t.to_rfc3339()),
+                "due_local": row.due().map(|t| t.with_timezone(&row.zone()).to_rfc3339()),
+                "zone": row.zone.map(|z| z.name()),
             })
         })
         .collect();
@@ -80,20 +105,27 @@ fn print_json(rows: &[Row]) {
 }
 
 fn print_table(rows: &[Row], out: &Output) {
+    let here = local_zone();
     for row in rows {
-        let (when, reply) = match &row.record {
-            Some(r) => (
-                r.sent_at.unwrap_or(r.updated_at).to_rfc3339(),
-                r.reply.clone().unwrap_or_default(),
+        let when = match (row.due(), &row.record) {
+            (Some(due), _) => format!(
+                "due {} ({}), {} here",
+                show(due, row.zone()),
+                row.zone().name(),
+                show(due, here)
             ),
-            None => (String::new(), String::new()),
+            (None, Some(r)) => show(r.sent_at.unwrap_or(r.updated_at), here),
+            (None, None) => String::new(),
         };
+        let reply = row
+            .record
+            .as_ref()
+            .and_then(|r| r.reply.clone())
+            .unwrap_or_default();
         println!(
-            "{:<30} {:<10} {:<30} {}",
+            "{:<30} {:<10} {when:<24} {reply}",
             row.recipient.to_string(),
             row.state().as_str(),
-            when,
-            reply
         );
     }
     let counts: Vec<String> = State::ALL
@@ -113,12 +145,19 @@ fn rows(campaign: &Campaign, records: Vec<Record>) -> Vec<Row> {
         .map(|r| (r.recipient.clone(), r))
         .collect();
     let mut rows = Vec::new();
+    let schedule = Schedule::of(&campaign.settings, None, None);
     if let Ok(mut recipients) = campaign.recipients() {
+        let path = recipients.path.clone();
         while let Some(checked) = recipients.next_checked() {
             for recipient in checked.into_iter().flatten() {
                 let record = known.remove(&recipient.id);
                 if record.is_some() || recipient.has_email() {
+                    let due = schedule
+                        .as_ref()
+                        .and_then(|s| s.due(&recipient, &path).ok());
                     rows.push(Row {
+                        zone: due.map(|d| d.zone).or(recipient.timezone),
+                        due: due.map(|d| d.at),
                         recipient: recipient.id,
                         record,
                     });
@@ -131,6 +170,8 @@ fn rows(campaign: &Campaign, records: Vec<Record>) -> Vec<Row> {
     rows.extend(rest.into_iter().map(|r| Row {
         recipient: r.recipient.clone(),
         record: Some(r),
+        zone: None,
+        due: None,
     }));
     rows
 }

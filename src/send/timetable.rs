@@ -77,6 +77,10 @@ pub fn show_here(t: DateTime<Utc>) -> String {
 pub fn print(letters: &[Outgoing], now: DateTime<Utc>, grace: Duration, send_late: bool, here: Tz) {
     let mut sorted: Vec<&Outgoing> = letters.iter().collect();
     sorted.sort_by_key(|l| (due_at(l), l.id.clone()));
+    println!(
+        "due (recipient's time)\tdue here ({})\trecipient\tto\tsubject\twhen",
+        here.name()
+    );
     for l in sorted {
         let at = due_at(l);
         let fate = if at > now {
