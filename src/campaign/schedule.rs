@@ -167,9 +167,9 @@ pub fn show(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
 }
 
-/// A span of time as people say it: "3 d 4 h", "2 h 5 min", "40 s".
+/// A span of time as people say it, to the nearest second: "3 d 4 h", "2 h 5 min", "40 s".
 pub fn show_span(span: Duration) -> String {
-    let s = span.num_seconds().abs();
+    let s = (span.num_milliseconds().abs() + 500) / 1000;
     let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
     match (d, h, m) {
         (0, 0, 0) => format!("{s} s"),

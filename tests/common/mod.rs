@@ -168,6 +168,18 @@ impl Test {
         self
     }
 
+    /// Removes the line with `key` from `[table]` of `lettermerge.toml`.
+    pub fn unset(mut self, table: &str, key: &str) -> Test {
+        let settings = self
+            .settings
+            .as_mut()
+            .expect(".unset works on Test::campaign()");
+        for (_, lines) in settings.iter_mut().filter(|(t, _)| t == table) {
+            lines.retain(|l| l.split('=').next().unwrap_or_default().trim() != key);
+        }
+        self
+    }
+
     /// Writes `recipients.toml`.
     pub fn recipients(self, text: &str) -> Test {
         self.file("recipients.toml", text)
@@ -591,6 +603,22 @@ impl Running {
     pub fn kill(mut self) -> Ran {
         let _ = self.child.kill();
         self.finish()
+    }
+
+    /// Presses Ctrl-C (SIGINT), then waits for the run to end and collects what it printed.
+    pub fn interrupt(self) -> Ran {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT {pid} failed");
+        self.finish()
+    }
+
+    /// A file of the campaign folder, written while the run goes on.
+    pub fn write(&self, path: &str, text: &str) {
+        std::fs::write(self.test.tempdir.path().join(path), text).expect("write a campaign file");
     }
 
     /// Waits for the run to end, checking nothing.

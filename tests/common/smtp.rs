@@ -351,6 +351,18 @@ impl SmtpServer {
             .collect()
     }
 
+    /// Waits (up to 30 s) until a message to `addr` has been accepted; false if none came.
+    pub fn wait_for(&self, addr: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if !self.messages_to(addr).is_empty() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// How many SMTP sessions began (HELO or EHLO) so far.
     pub fn sessions(&self) -> usize {
         self.shared.lock().sessions
