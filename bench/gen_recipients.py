@@ -5,7 +5,8 @@
 
 writes
 
-    OUTDIR/lettermerge.toml        copy of the repository's, unchanged (reads recipients.toml)
+    OUTDIR/lettermerge.toml        copy of the repository's without its [schedule], so `send`
+                                   sends at once (bench/schedule.sh adds its own)
     OUTDIR/templates/              copy of the repository's templates (partials, fr/ko/zh, footnotes)
     OUTDIR/recipients.toml         N recipients, ~340 bytes each (100,000 -> ~34 MB)
     OUTDIR/recipients.csv          the same N recipients as CSV (same column names)
@@ -179,9 +180,25 @@ def csv_settings(text):
     return "".join(out)
 
 
+def unscheduled(text):
+    """lettermerge.toml without its [schedule] table."""
+    out, inside = [], False
+    for line in text.splitlines(keepends=True):
+        header = line.strip()
+        if header.startswith("[") and not header.startswith("[["):
+            inside = header == "[schedule]"
+        if not inside:
+            out.append(line)
+    return "".join(out)
+
+
+def settings_text():
+    return unscheduled((REPO / "lettermerge.toml").read_text(encoding="utf-8"))
+
+
 def copy_campaign(dest):
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO / "lettermerge.toml", dest / "lettermerge.toml")
+    (dest / "lettermerge.toml").write_text(settings_text(), encoding="utf-8")
     if (dest / "templates").exists():
         shutil.rmtree(dest / "templates")
     shutil.copytree(REPO / "templates", dest / "templates")
@@ -210,7 +227,7 @@ def main():
         for i in range(1, n + 1):
             w.writerow(csv_row(recipient(i, subjects, all_email)))
 
-    settings = csv_settings((REPO / "lettermerge.toml").read_text(encoding="utf-8"))
+    settings = csv_settings(settings_text())
     (out / "lettermerge-csv.toml").write_text(settings, encoding="utf-8")
     csv_dir = out / "csv"
     copy_campaign(csv_dir)

@@ -61,39 +61,9 @@ else
 fi
 WORK="$(cd "$WORK" && pwd)"
 
-# --- smtp-sink and smtp-source from Debian's postfix package ------------------------------------
-if [ -n "${POSTFIX_DIR:-}" ]; then
-  PF="$POSTFIX_DIR"
-else
-  PF="$WORK/postfix"
-  if [ ! -x "$PF/usr/sbin/smtp-sink" ]; then
-    mkdir -p "$WORK/deb"
-    note "apt-get download postfix"
-    # As root apt warns that _apt cannot write the folder ("Download is performed unsandboxed");
-    # harmless, so its output only goes to a log.
-    if ! (cd "$WORK/deb" && apt-get download postfix) >"$WORK/apt.log" 2>&1; then
-      note "download failed: apt-get update, then again"
-      apt-get update >>"$WORK/apt.log" 2>&1 || true
-      (cd "$WORK/deb" && apt-get download postfix) >>"$WORK/apt.log" 2>&1 \
-        || { tail -n 5 "$WORK/apt.log" >&2; die "apt-get download postfix failed"; }
-    fi
-    DEB="$(ls "$WORK"/deb/postfix_*.deb | head -n 1)"
-    dpkg -x "$DEB" "$PF" || die "dpkg -x $DEB failed"
-  fi
-fi
-SINK="$PF/usr/sbin/smtp-sink"
-SOURCE="$PF/usr/sbin/smtp-source"
-[ -x "$SINK" ] && [ -x "$SOURCE" ] || die "no smtp-sink/smtp-source under $PF/usr/sbin"
-# They link libpostfix-util.so and libpostfix-global.so, which are in the same package.
-PFLIBS="$PF/usr/lib/postfix"
-PF_ENV=(env "LD_LIBRARY_PATH=$PFLIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
-pf() { "${PF_ENV[@]}" "$@"; }
-PF_VERSION="$(zcat "$PF/usr/share/doc/postfix/changelog.Debian.gz" 2>/dev/null | head -n 1 | sed -n 's/^postfix (\([^)]*\)).*/\1/p' || true)"
-USAGE="$(pf "$SOURCE" 2>&1 || true)"   # no arguments: prints its usage and exits 1
-case "$USAGE" in
-  *usage:*) ;;
-  *) echo "$USAGE" | head -n 3 >&2; die "smtp-source does not run (missing libraries?)" ;;
-esac
+# --- smtp-sink and smtp-source ------------------------------------------------------------------
+# shellcheck source=bench/postfix.sh
+. "$ROOT/bench/postfix.sh"
 
 # --- build and data -----------------------------------------------------------------------------
 if [ -n "${LETTERMERGE:-}" ]; then
@@ -146,22 +116,7 @@ else
   PLACEMENT="NOT pinned: single-connection figures can swing 5x with the cores chosen"
 fi
 
-SINK_ARGS=(-c "127.0.0.1:$PORT" 1000)
-# -u: the user to drop to after binding; required as root, not allowed otherwise.
-[ "$(id -u)" = 0 ] && SINK_ARGS=(-u nobody "${SINK_ARGS[@]}")
-note "smtp-sink ${SINK_ARGS[*]} (${PIN_SINK[*]:-unpinned})"
-"${PF_ENV[@]}" "${PIN_SINK[@]}" "$SINK" "${SINK_ARGS[@]}" >"$WORK/sink.log" 2>&1 &
-SINK_PID=$!
-for _ in $(seq 1 50); do
-  kill -0 "$SINK_PID" 2>/dev/null || break
-  python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()' \
-    "$PORT" 2>/dev/null && break
-  sleep 0.1
-done
-if ! kill -0 "$SINK_PID" 2>/dev/null || grep -q "fatal" "$WORK/sink.log"; then
-  tr '\r' '\n' <"$WORK/sink.log" | tail -n 3 >&2
-  die "smtp-sink did not start on 127.0.0.1:$PORT"
-fi
+start_sink "$PORT" "$WORK/sink.log" "${PIN_SINK[@]}"
 
 # The sink's running count of messages received (-c prints "sess=… quit=… mesg=…" with \r).
 sink_count() {

@@ -3,6 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lettre::Address;
@@ -67,6 +68,8 @@ pub struct Send {
 
 /// What `send` loads before asking the journal.
 struct Loaded {
+    /// The instant the letters were sorted by.
+    now: DateTime<Utc>,
     campaign: Campaign,
     schedule: Option<Schedule>,
     smtp: Option<SmtpSettings>,
@@ -141,7 +144,7 @@ impl Send {
             journal,
             server,
         };
-        scheduled.run(outgoing, loaded.smtp, out)
+        scheduled.run(outgoing, loaded.smtp, loaded.now, out)
     }
 
     /// Loads the campaign and builds every letter it would send (before asking the journal).
@@ -168,13 +171,18 @@ impl Send {
             (None, true) => None,
             (None, false) => return Err(no_smtp(dir)),
         };
+        // Letters are sorted into due and later by this instant; the later ones are not built
+        // into emails until the round that sends them.
+        let now = clock.now();
         let selection = Selection {
             only: self.only.clone(),
             test_to: self.test_to.clone(),
             schedule: schedule.clone(),
+            build_until: Some(now),
         };
         let (outgoing, print_only) = prepare(&campaign, &letters, clock, &selection)?;
         Ok(Loaded {
+            now,
             campaign,
             schedule,
             smtp,

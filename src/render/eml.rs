@@ -32,19 +32,19 @@ impl Envelope {
         format!("<{}.{}@{}>", self.campaign_id, recipient.id, domain)
     }
 
-    /// Builds the message. `None` for a print-only recipient (no email).
-    pub fn message(
+    /// Who the letter to `recipient` goes from and to (To, then Cc, then Bcc, as lettre reads
+    /// them from the headers), once its sender and subject are known to be there. `None` for a
+    /// print-only recipient (no email).
+    pub fn addressing(
         &self,
         recipient: &Recipient,
         subject: &str,
-        text: String,
-        html: String,
-    ) -> Result<Option<Message>, Problem> {
-        let Some(to) = recipient.email.clone() else {
+    ) -> Result<Option<lettre::address::Envelope>, Problem> {
+        let Some(to) = &recipient.email else {
             return Ok(None);
         };
         let id = recipient.id.to_string();
-        let Some(from) = self.from.clone() else {
+        let Some(from) = &self.from else {
             return Err(Problem::error(format!(
                 "the email to `{id}` needs a sender: [sender] has no `email`"
             ))
@@ -60,7 +60,34 @@ impl Envelope {
                     .hint("set subject under [letter] (or [email] subject) in lettermerge.toml"),
             );
         }
+        let rcpts = std::iter::once(to)
+            .chain(&recipient.cc)
+            .chain(&recipient.bcc)
+            .map(|m| m.email.clone())
+            .collect();
+        lettre::address::Envelope::new(Some(from.email.clone()), rcpts)
+            .map(Some)
+            .map_err(|e| {
+                Problem::error(format!("cannot address the email to `{id}`: {e}")).recipient(id)
+            })
+    }
+
+    /// Builds the message. `None` for a print-only recipient (no email).
+    pub fn message(
+        &self,
+        recipient: &Recipient,
+        subject: &str,
+        text: String,
+        html: String,
+    ) -> Result<Option<Message>, Problem> {
+        let Some(envelope) = self.addressing(recipient, subject)? else {
+            return Ok(None);
+        };
+        let (Some(to), Some(from)) = (recipient.email.clone(), self.from.clone()) else {
+            return Ok(None);
+        };
         let mut builder = Message::builder()
+            .envelope(envelope)
             .from(from)
             .to(to)
             .subject(subject)

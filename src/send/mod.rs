@@ -9,6 +9,7 @@ pub mod deliver;
 pub mod smtp;
 pub mod timetable;
 
+use chrono::{DateTime, Utc};
 use lettre::address::Envelope;
 use lettre::Address;
 use rayon::prelude::*;
@@ -27,7 +28,11 @@ use crate::template::Letters;
 pub struct Outgoing {
     pub id: RecipientId,
     pub envelope: Envelope,
+    /// The message as it goes to the server; empty until the letter is [`Outgoing::built`].
     pub bytes: Vec<u8>,
+    /// Whether `bytes` holds the message: a letter due later than [`Selection::build_until`] is
+    /// merged (to check it and know its hash) but its email is built only in the run that sends it.
+    pub built: bool,
     pub message_id: String,
     /// The letter's content (not its Date), to tell a changed letter from the one sent.
     pub hash: ContentHash,
@@ -46,6 +51,8 @@ pub struct Selection {
     pub test_to: Option<Address>,
     /// When each letter is due, for a scheduled run.
     pub schedule: Option<Schedule>,
+    /// Letters due after this are not built into emails yet (see [`Outgoing::built`]).
+    pub build_until: Option<DateTime<Utc>>,
 }
 
 /// Every letter of the campaign with an email, merged and built, in file order; plus the ids of
@@ -124,27 +131,43 @@ fn build(
         None => None,
     };
     let letter = letters.render(recipient)?;
-    let message = email
-        .message(&letter, recipient)?
-        .expect("a recipient with email has a message");
-    let mut envelope = message.envelope().clone();
-    if let Some(tester) = &selection.test_to {
-        envelope = Envelope::new(envelope.from().cloned(), vec![tester.clone()])
-            .map_err(|e| Problem::error(format!("cannot address the test letter: {e}")))?;
-    }
-    let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
+    let addressed = email
+        .0
+        .addressing(recipient, &letter.subject)?
+        .expect("a recipient with email has an address");
+    let to: Vec<String> = addressed.to().iter().map(ToString::to_string).collect();
     let mut content = letter.markdown.clone().into_bytes();
     content.push(0);
     content.extend(letter.subject.as_bytes());
     content.push(0);
     content.extend(to.join(",").as_bytes());
+    let hash = ContentHash::of(&content);
+    let built = match (due, selection.build_until) {
+        (Some(due), Some(until)) => due.at <= until,
+        _ => true,
+    };
+    let bytes = if built {
+        email
+            .message(&letter, recipient)?
+            .expect("a recipient with email has a message")
+            .formatted()
+    } else {
+        Vec::new()
+    };
+    let envelope = match &selection.test_to {
+        Some(tester) => Envelope::new(addressed.from().cloned(), vec![tester.clone()])
+            .map_err(|e| Problem::error(format!("cannot address the test letter: {e}")))?,
+        None => addressed,
+    };
+    let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
     Ok(Outgoing {
         id: recipient.id.clone(),
         message_id: email.0.message_id(recipient),
-        hash: ContentHash::of(&content),
+        hash,
         to: to.join(", "),
         subject: letter.subject,
-        bytes: message.formatted(),
+        bytes,
+        built,
         envelope,
         due,
     })

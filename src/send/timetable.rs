@@ -22,7 +22,25 @@ pub struct Split {
     pub later: Vec<Outgoing>,
 }
 
-/// Sorts letters by when they are due at `now`. A letter without a due time is due now.
+/// Where a letter stands at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Late,
+    Due,
+    Later,
+}
+
+/// A letter without a due time is due now; one not yet built waits for the round that builds it.
+fn place(letter: &Outgoing, now: DateTime<Utc>, grace: Duration, send_late: bool) -> Place {
+    match letter.due {
+        None => Place::Due,
+        Some(due) if due.at > now || !letter.built => Place::Later,
+        Some(due) if now - due.at > grace && !send_late => Place::Late,
+        Some(_) => Place::Due,
+    }
+}
+
+/// Sorts letters by when they are due at `now`.
 pub fn split(
     letters: Vec<Outgoing>,
     now: DateTime<Utc>,
@@ -31,20 +49,40 @@ pub fn split(
 ) -> Split {
     let mut split = Split::default();
     for letter in letters {
-        let Some(due) = letter.due else {
-            split.due.push(letter);
-            continue;
-        };
-        if due.at > now {
-            split.later.push(letter);
-        } else if now - due.at > grace && !send_late {
-            split.late.push(letter);
-        } else {
-            split.due.push(letter);
+        match place(&letter, now, grace, send_late) {
+            Place::Late => split.late.push(letter),
+            Place::Due => split.due.push(letter),
+            Place::Later => split.later.push(letter),
         }
     }
     split.later.sort_by_key(due_at);
     split
+}
+
+/// How many letters [`split`] would put where, and when the first later one is due.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    pub late: usize,
+    pub due: usize,
+    pub later: usize,
+    pub next: Option<DateTime<Utc>>,
+}
+
+/// Counts what [`split`] would do, without moving the letters.
+pub fn tally(letters: &[Outgoing], now: DateTime<Utc>, grace: Duration, send_late: bool) -> Tally {
+    let mut tally = Tally::default();
+    for letter in letters {
+        match place(letter, now, grace, send_late) {
+            Place::Late => tally.late += 1,
+            Place::Due => tally.due += 1,
+            Place::Later => {
+                tally.later += 1;
+                let at = due_at(letter);
+                tally.next = Some(tally.next.map_or(at, |n| n.min(at)));
+            }
+        }
+    }
+    tally
 }
 
 /// When a letter is due (now, for one without a time).
@@ -83,12 +121,10 @@ pub fn print(letters: &[Outgoing], now: DateTime<Utc>, grace: Duration, send_lat
     );
     for l in sorted {
         let at = due_at(l);
-        let fate = if at > now {
-            format!("in {}", show_span(at - now))
-        } else if now - at > grace && !send_late {
-            format!("late by {}: held for --send-late", show_span(now - at))
-        } else {
-            "due now".into()
+        let fate = match place(l, now, grace, send_late) {
+            Place::Later => format!("in {}", show_span(at - now)),
+            Place::Late => format!("late by {}: held for --send-late", show_span(now - at)),
+            Place::Due => "due now".into(),
         };
         println!(
             "{}\t{}\t{}\t{}\t{}\t{fate}",

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::{deliver_now, no_smtp, password, summarize, Send};
 use crate::campaign::schedule::{show_span, Schedule};
@@ -20,7 +20,7 @@ use crate::cmd::Output;
 use crate::diagnostic::{plural, Problem};
 use crate::journal::Journal;
 use crate::send::deliver::Fate;
-use crate::send::timetable::{self, in_its_zone, next, split, wait_until};
+use crate::send::timetable::{self, in_its_zone, next, split, tally, wait_until, Tally};
 use crate::send::Outgoing;
 
 /// How long a letter refused for now waits before the next try, within its grace.
@@ -51,15 +51,15 @@ impl Scheduled<'_> {
         self,
         outgoing: Vec<Outgoing>,
         smtp: Option<SmtpSettings>,
+        now: DateTime<Utc>,
         out: &mut Output,
     ) -> Result<bool, Vec<Problem>> {
         if outgoing.is_empty() {
             out.say("nothing to send");
             return Ok(true);
         }
-        let now = self.clock.now();
         let grace = self.schedule.grace;
-        let first = split(outgoing.clone(), now, grace, self.send.send_late);
+        let first = tally(&outgoing, now, grace, self.send.send_late);
         if self.send.dry_run {
             timetable::print(&outgoing, now, grace, self.send.send_late, local_zone());
             out.say(format!(
@@ -67,9 +67,7 @@ impl Scheduled<'_> {
                 plural(outgoing.len(), "letter"),
                 self.schedule.describe(),
                 self.server,
-                first.due.len(),
-                first.later.len(),
-                first.late.len(),
+                first.due, first.later, first.late,
             ));
             return Ok(true);
         }
@@ -80,8 +78,7 @@ impl Scheduled<'_> {
         let mut fates = BTreeMap::new();
         let mut late = HashSet::new();
         let end = self.rounds(
-            outgoing,
-            smtp,
+            (outgoing, smtp, now),
             password.as_deref(),
             &mut fates,
             &mut late,
@@ -103,18 +100,18 @@ impl Scheduled<'_> {
         Ok(ok)
     }
 
-    fn question(&self, first: &timetable::Split) -> String {
+    fn question(&self, first: &Tally) -> String {
         let via = &self.server;
         if self.send.due {
             return format!(
                 "send the {} due now via {via} ({} later, for later runs)?",
-                plural(first.due.len(), "letter"),
-                first.later.len()
+                plural(first.due, "letter"),
+                first.later
             );
         }
-        let n = first.due.len() + first.later.len();
-        let start = match next(&first.later) {
-            Some((t, _)) if first.due.is_empty() => {
+        let n = first.due + first.later;
+        let start = match first.next {
+            Some(t) if first.due == 0 => {
                 format!("the first in {}", show_span(t - self.clock.now()))
             }
             _ => "the first now".into(),
@@ -129,8 +126,7 @@ impl Scheduled<'_> {
     /// Sends each letter when due; returns how the run ended.
     fn rounds(
         &self,
-        mut outgoing: Vec<Outgoing>,
-        mut smtp: SmtpSettings,
+        first: (Vec<Outgoing>, SmtpSettings, DateTime<Utc>),
         password: Option<&str>,
         fates: &mut BTreeMap<RecipientId, Fate>,
         late: &mut HashSet<RecipientId>,
@@ -138,8 +134,8 @@ impl Scheduled<'_> {
     ) -> Result<End, Vec<Problem>> {
         let journal = self.journal.as_ref();
         let mut grace = self.schedule.grace;
+        let (mut outgoing, mut smtp, mut now) = first;
         loop {
-            let now = self.clock.now();
             let round = split(outgoing, now, grace, self.send.send_late);
             for letter in &round.late {
                 if late.insert(letter.id.clone()) {
@@ -201,7 +197,7 @@ impl Scheduled<'_> {
                 return Ok(End::Stopped);
             }
             match self.reload(out)? {
-                Some((o, s, g)) => (outgoing, smtp, grace) = (o, s, g),
+                Some(((o, s, n), g)) => (outgoing, smtp, now, grace) = (o, s, n, g),
                 None => return Ok(End::Stopped),
             }
         }
@@ -233,7 +229,8 @@ impl Scheduled<'_> {
     fn reload(
         &self,
         out: &mut Output,
-    ) -> Result<Option<(Vec<Outgoing>, SmtpSettings, Duration)>, Vec<Problem>> {
+    ) -> Result<Option<((Vec<Outgoing>, SmtpSettings, DateTime<Utc>), Duration)>, Vec<Problem>>
+    {
         loop {
             let loaded = self.send.load(self.dir, self.clock).and_then(|l| {
                 let schedule = l.schedule.ok_or_else(|| {
@@ -244,15 +241,15 @@ impl Scheduled<'_> {
                     .hint("put [schedule] back, or stop this run (Ctrl-C) and send without one")]
                 })?;
                 let smtp = l.smtp.ok_or_else(|| no_smtp(self.dir))?;
-                Ok((l.outgoing, smtp, schedule.grace))
+                Ok((l.outgoing, smtp, l.now, schedule.grace))
             });
             match loaded {
-                Ok((outgoing, smtp, grace)) => {
+                Ok((outgoing, smtp, now, grace)) => {
                     let outgoing = match &self.journal {
                         Some(j) => self.send.planned(j, outgoing, out, false)?,
                         None => outgoing,
                     };
-                    return Ok(Some((outgoing, smtp, grace)));
+                    return Ok(Some(((outgoing, smtp, now), grace)));
                 }
                 Err(problems) => {
                     out.problems(&problems);
