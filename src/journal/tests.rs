@@ -250,6 +250,32 @@ fn status_shows_replies_attempts_and_times_from_the_clock() {
 }
 
 #[test]
+fn scheduling_again_at_the_same_time_writes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let journal = open(dir.path());
+    let due = clock().now() + chrono::Duration::hours(3);
+    for _ in 0..3 {
+        let writer = journal.writer().unwrap();
+        writer.mark_scheduled(&id("ben"), due).unwrap();
+        writer.finish().unwrap();
+    }
+    let log = "SELECT count(*) FROM attempts WHERE event = 'scheduled'";
+    assert_eq!(
+        count(dir.path(), log),
+        1,
+        "cron's repeated runs leave one entry"
+    );
+    let writer = journal.writer().unwrap();
+    writer
+        .mark_scheduled(&id("ben"), due + chrono::Duration::hours(1))
+        .unwrap();
+    writer.finish().unwrap();
+    assert_eq!(count(dir.path(), log), 2, "a new time is logged");
+    let ben = &journal.status().unwrap()[0];
+    assert_eq!(ben.due_at, Some(due + chrono::Duration::hours(1)));
+}
+
+#[test]
 fn status_can_be_read_while_a_send_runs() {
     let dir = TempDir::new().unwrap();
     assert!(read_status(dir.path(), "campaign-2026").unwrap().is_empty());

@@ -64,7 +64,7 @@ const UPSERT_SCHEDULED: &str = "
     VALUES (?1, ?2, 'scheduled', ?3, ?4)
     ON CONFLICT (campaign, recipient) DO UPDATE SET
         state = 'scheduled', due_at = excluded.due_at, updated_at = excluded.updated_at
-    WHERE state IN ('pending', 'scheduled')";
+    WHERE state = 'pending' OR (state = 'scheduled' AND due_at IS NOT excluded.due_at)";
 
 const LOG: &str =
     "INSERT INTO attempts (campaign, recipient, time, event, reply) VALUES (?1, ?2, ?3, ?4, ?5)";
