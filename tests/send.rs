@@ -319,6 +319,48 @@ fn second_send_on_the_same_campaign_refuses() {
     assert_each_delivered_once(&server);
 }
 
+#[test]
+fn ctrl_c_lets_the_letter_on_the_wire_finish_and_starts_no_other() {
+    let recipients: String = (1..=12)
+        .map(|i| format!("[[recipient]]\nid = \"r{i:02}\"\nname = \"R {i}\"\nemail = \"r{i:02}@example.org\"\n\n"))
+        .collect();
+    let server = SmtpServer::start(Script::new().hold_at_data("r01@example.org"));
+    let running = campaign(&server)
+        .recipients(&recipients)
+        .setting("smtp", "connections = 1")
+        .args(["send", "--yes"])
+        .spawn();
+    server.wait_until_held();
+    running.ctrl_c();
+    // Give the signal time to land before the held letter is answered.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server.release();
+    let ran = running.finish();
+    assert_eq!(ran.status, Some(1), "{}", ran.report());
+    assert!(
+        ran.stderr.contains("11 letters not sent, still pending (run send again): the run was stopped (Ctrl-C) before it (r02, r03, r04, r05, r06, …)"),
+        "{}",
+        ran.report()
+    );
+    assert_eq!(
+        server.messages().len(),
+        1,
+        "only the letter on the wire went"
+    );
+    let (ran, records) = status(ran);
+    assert_eq!(state(&records, "r01"), "sent");
+    assert_eq!(state(&records, "r02"), "pending");
+    let ran = ran
+        .again()
+        .args(["send", "--yes"])
+        .stderr_has("1 letter already sent: not sent again")
+        .stderr_has("sent 11, 0 not sent")
+        .run();
+    drop(ran);
+    assert_eq!(server.messages_to("r01@example.org").len(), 1);
+    assert_eq!(server.messages().len(), 12);
+}
+
 // The harness itself, spoken to by hand.
 
 /// A hand-driven SMTP client: each line sent, and the reply code read back.

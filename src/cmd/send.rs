@@ -399,6 +399,7 @@ fn progress_bar(total: usize) -> ProgressBar {
 fn summarize(fates: &[(RecipientId, Fate)], out: &Output) -> bool {
     let mut sent = 0;
     let mut bad = 0;
+    let mut unsent: std::collections::BTreeMap<&str, Vec<&RecipientId>> = Default::default();
     for (id, fate) in fates {
         match fate {
             Fate::Sent(_) => sent += 1,
@@ -412,12 +413,31 @@ fn summarize(fates: &[(RecipientId, Fate)], out: &Output) -> bool {
             }
             Fate::Unsent(reason) => {
                 bad += 1;
+                unsent.entry(reason.as_str()).or_default().push(id);
+            }
+        }
+    }
+    // Letters left pending for one reason (a stop, a server that would not take more) are told
+    // in one line when there are many.
+    for (reason, ids) in unsent {
+        if ids.len() <= LISTED {
+            for id in ids {
                 out.say(format!(
                     "{id}: not sent, still pending (run send again): {reason}"
                 ));
             }
+        } else {
+            let first: Vec<String> = ids.iter().take(LISTED).map(ToString::to_string).collect();
+            out.say(format!(
+                "{} not sent, still pending (run send again): {reason} ({}, …)",
+                plural(ids.len(), "letter"),
+                first.join(", ")
+            ));
         }
     }
     out.say(format!("sent {sent}, {} not sent", bad));
     bad == 0
 }
+
+/// How many letters left pending for one reason are named one by one.
+const LISTED: usize = 5;

@@ -605,14 +605,19 @@ impl Running {
         self.finish()
     }
 
-    /// Presses Ctrl-C (SIGINT), then waits for the run to end and collects what it printed.
-    pub fn interrupt(self) -> Ran {
+    /// Presses Ctrl-C (sends SIGINT) and goes on.
+    pub fn ctrl_c(&self) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-INT", &pid])
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -INT {pid} failed");
+    }
+
+    /// Presses Ctrl-C, then waits for the run to end and collects what it printed.
+    pub fn interrupt(self) -> Ran {
+        self.ctrl_c();
         self.finish()
     }
 
