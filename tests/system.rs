@@ -196,6 +196,41 @@ fn starttls_and_login_deliver_every_letter_once() {
 }
 
 #[test]
+fn campaign_day_through_an_independent_server_sends_each_letter_when_due_once() {
+    let server = Aiosmtpd::start();
+    let recipients = "[[recipient]]\nid = \"kr\"\nname = \"Seoul\"\nemail = \"kr@example.org\"\ntimezone = \"Asia/Seoul\"\n\n[[recipient]]\nid = \"ca\"\nname = \"Ottawa\"\nemail = \"ca@example.org\"\ntimezone = \"America/Toronto\"\n";
+    let settings = format!(
+        "[campaign]\nid = \"system-schedule\"\n\n[sender]\nname = \"Ada Advocate\"\nemail = \"ada@example.org\"\n\n[letter]\nsubject = \"An appeal\"\n\n[schedule]\nat = \"2026-12-10T09:00\"\n\n[smtp]\n{}",
+        server.smtp_settings()
+    );
+    // 09:00 has passed in Seoul (00:00 UTC), not in Toronto (14:00 UTC).
+    let ran = Test::campaign()
+        .toml(&settings)
+        .recipients(recipients)
+        .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
+        .env("LETTERMERGE_NOW", "2026-12-10T06:00:00Z")
+        .args(["send", "--due", "--yes"])
+        .stderr_has("sent 1, 0 not sent")
+        .run();
+    let envelopes = server.envelopes();
+    assert_eq!(envelopes.len(), 1, "{envelopes:?}");
+    assert!(envelopes[0].contains("kr@example.org"), "{envelopes:?}");
+    ran.again()
+        .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
+        .env("LETTERMERGE_NOW", "2026-12-10T14:05:00Z")
+        .args(["send", "--due", "--yes"])
+        .stderr_has("1 letter already sent: not sent again")
+        .stderr_has("sent 1, 0 not sent")
+        .run();
+    let envelopes = server.envelopes();
+    assert_eq!(envelopes.len(), 2, "{envelopes:?}");
+    for to in ["kr@example.org", "ca@example.org"] {
+        let n = envelopes.iter().filter(|e| e.contains(to)).count();
+        assert_eq!(n, 1, "one letter to {to}: {envelopes:?}");
+    }
+}
+
+#[test]
 fn a_wrong_password_sends_nothing_and_is_never_printed() {
     let server = Aiosmtpd::start();
     campaign(&server)
