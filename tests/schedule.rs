@@ -15,7 +15,7 @@ mod common;
 #[path = "common/smtp.rs"]
 mod smtp;
 
-use common::{Ran, Test};
+use common::{record, Ran, Running, Test};
 use serde_json::Value;
 use smtp::{Script, SmtpServer};
 
@@ -83,25 +83,9 @@ fn received(server: &SmtpServer) -> Vec<usize> {
         .collect()
 }
 
-/// `status --json` in the folder of `ran`, by recipient.
+/// `status --json` in the folder of `ran`, at `now`.
 fn status(ran: Ran, now: &str) -> (Ran, Vec<Value>) {
-    let ran = ran
-        .again()
-        .args(["status", "--json"])
-        .env("LETTERMERGE_NOW", now)
-        .run();
-    let records = match serde_json::from_str(&ran.stdout) {
-        Ok(Value::Array(records)) => records,
-        other => panic!("status --json is not an array: {other:?}\n{}", ran.report()),
-    };
-    (ran, records)
-}
-
-fn record<'a>(records: &'a [Value], id: &str) -> &'a Value {
-    records
-        .iter()
-        .find(|r| r["recipient"] == id)
-        .unwrap_or_else(|| panic!("no record of {id} in {records:#?}"))
+    ran.status_json(Some(now))
 }
 
 #[test]
@@ -153,16 +137,26 @@ fn due_sends_exactly_the_letters_whose_nine_oclock_has_passed() {
     assert_eq!(received(&server), [1, 1, 1, 1]);
 }
 
+/// Starts a waiting `send --yes` at `now`, and returns once `id`'s letter has come.
+fn waiting_after(test: Test, now: &str, server: &SmtpServer, id: &str) -> Running {
+    let running = test
+        .args(["send", "--yes"])
+        .env("LETTERMERGE_NOW", now)
+        .spawn();
+    assert!(server.wait_for(&addr(id)), "{id}'s letter never came");
+    running
+}
+
+/// The same, then kills the run (SIGKILL: no chance to clean up).
+fn killed_after(test: Test, now: &str, server: &SmtpServer, id: &str) -> Ran {
+    waiting_after(test, now, server, id).kill()
+}
+
 #[test]
 fn a_waiting_run_sends_each_letter_when_due_and_a_restart_sends_nothing_twice() {
     let server = SmtpServer::start(Script::new());
     // One second before 09:00 in Auckland: the run waits, then sends nz, then waits for Seoul.
-    let running = campaign(&server)
-        .args(["send", "--yes"])
-        .env("LETTERMERGE_NOW", "2026-12-09T19:59:59Z")
-        .spawn();
-    assert!(server.wait_for(&addr("nz")), "nz's letter never came");
-    let killed = running.kill();
+    let killed = killed_after(campaign(&server), "2026-12-09T19:59:59Z", &server, "nz");
     assert_eq!(received(&server), [1, 0, 0, 0], "{}", killed.report());
 
     let (killed, records) = status(killed, "2026-12-09T20:00:05Z");
@@ -183,14 +177,8 @@ fn a_waiting_run_sends_each_letter_when_due_and_a_restart_sends_nothing_twice() 
 
     // Restarted two seconds before 09:00 in Oslo: Seoul's letter (8 hours late, within the
     // grace) goes at once, Oslo's when due, Auckland's never again.
-    let running = killed
-        .again()
-        .args(["send", "--yes"])
-        .env("LETTERMERGE_NOW", "2026-12-10T07:59:58Z")
-        .env("TZ", "Europe/Oslo")
-        .spawn();
-    assert!(server.wait_for(&addr("no")), "no's letter never came");
-    let killed = running.kill();
+    let again = killed.again().env("TZ", "Europe/Oslo");
+    let killed = killed_after(again, "2026-12-10T07:59:58Z", &server, "no");
     assert_eq!(received(&server), [1, 1, 1, 0], "{}", killed.report());
 
     due_at(killed, "2026-12-10T14:00:00Z")
@@ -202,11 +190,7 @@ fn a_waiting_run_sends_each_letter_when_due_and_a_restart_sends_nothing_twice() 
 #[test]
 fn ctrl_c_stops_a_waiting_run_cleanly_and_the_next_run_goes_on() {
     let server = SmtpServer::start(Script::new());
-    let running = campaign(&server)
-        .args(["send", "--yes"])
-        .env("LETTERMERGE_NOW", "2026-12-09T20:00:01Z")
-        .spawn();
-    assert!(server.wait_for(&addr("nz")), "nz's letter never came");
+    let running = waiting_after(campaign(&server), "2026-12-09T20:00:01Z", &server, "nz");
     let ran = running.interrupt();
     assert_eq!(ran.status, Some(1), "{}", ran.report());
     assert!(
@@ -233,11 +217,7 @@ fn ctrl_c_stops_a_waiting_run_cleanly_and_the_next_run_goes_on() {
 fn a_waiting_run_reads_the_campaign_again_before_each_letter() {
     let server = SmtpServer::start(Script::new());
     // Auckland's letter is due (4 hours ago), Seoul's in eight seconds.
-    let running = campaign(&server)
-        .args(["send", "--yes"])
-        .env("LETTERMERGE_NOW", "2026-12-09T23:59:52Z")
-        .spawn();
-    assert!(server.wait_for(&addr("nz")), "nz's letter never came");
+    let running = waiting_after(campaign(&server), "2026-12-09T23:59:52Z", &server, "nz");
     running.write(
         "recipients.toml",
         &RECIPIENTS.replace("Embassy in Seoul", "Embassy of the PRC in Seoul"),

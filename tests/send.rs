@@ -7,7 +7,7 @@ mod smtp;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
-use common::{Ran, Test};
+use common::{record, Ran, Test};
 use serde_json::Value;
 use smtp::{Script, SmtpServer};
 
@@ -59,20 +59,7 @@ fn send(server: &SmtpServer) -> Test {
 
 /// `status --json` in the folder of `ran`: the run, and its records.
 fn status(ran: Ran) -> (Ran, Vec<Value>) {
-    let ran = ran.again().args(["status", "--json"]).run();
-    let records = match serde_json::from_str(&ran.stdout) {
-        Ok(Value::Array(records)) => records,
-        other => panic!("status --json is not an array: {other:?}\n{}", ran.report()),
-    };
-    (ran, records)
-}
-
-/// The record of recipient `id`.
-fn record<'a>(records: &'a [Value], id: &str) -> &'a Value {
-    records
-        .iter()
-        .find(|r| r["recipient"] == id)
-        .unwrap_or_else(|| panic!("no record of {id} in {records:#?}"))
+    ran.status_json(None)
 }
 
 /// The state of recipient `id`'s letter.

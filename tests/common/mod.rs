@@ -333,6 +333,21 @@ impl Ran {
         Test::in_tempdir(self.tempdir)
     }
 
+    /// `status --json` in the same folder, on the test clock or at `now`: the run, and the
+    /// journal's records.
+    pub fn status_json(self, now: Option<&str>) -> (Ran, Vec<serde_json::Value>) {
+        let mut test = self.again().args(["status", "--json"]);
+        if let Some(now) = now {
+            test = test.env("LETTERMERGE_NOW", now);
+        }
+        let ran = test.run();
+        let records = match serde_json::from_str(&ran.stdout) {
+            Ok(serde_json::Value::Array(records)) => records,
+            other => panic!("status --json is not an array: {other:?}\n{}", ran.report()),
+        };
+        (ran, records)
+    }
+
     /// The campaign folder the run used.
     pub fn path(&self) -> &Path {
         &self.dir
@@ -513,6 +528,14 @@ fn decode_base64(text: &str) -> String {
         }
     }
     String::from_utf8(out).expect("base64 text is UTF-8")
+}
+
+/// The record of recipient `id` among those of [`Ran::status_json`].
+pub fn record<'a>(records: &'a [serde_json::Value], id: &str) -> &'a serde_json::Value {
+    records
+        .iter()
+        .find(|r| r["recipient"] == id)
+        .unwrap_or_else(|| panic!("no record of {id} in {records:#?}"))
 }
 
 /// A run started with [`Test::spawn`], going on in the background.
