@@ -34,6 +34,7 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     /// `[schedule]`, when the campaign has one.
     pub schedule: Option<ScheduleSettings>,
+    pub pdf: PdfSettings,
     /// The settings file, when the campaign has one.
     pub path: Option<PathBuf>,
 }
@@ -69,6 +70,56 @@ struct RawSettings {
     email: RawEmail,
     smtp: Option<super::smtp::RawSmtp>,
     schedule: Option<RawSchedule>,
+    pdf: RawPdf,
+}
+
+/// `[pdf]`: how PDF letters are typeset.
+#[derive(Debug, Clone, Default)]
+pub struct PdfSettings {
+    /// `paper`: "a4" (the default) or "us-letter"; a recipient's own `paper` wins.
+    pub paper: Option<Paper>,
+    /// `fonts`: families to set the letters in, before the built-in ones.
+    pub fonts: Vec<String>,
+    /// `font_dirs`: folders with more fonts, relative to the campaign.
+    pub font_dirs: Vec<PathBuf>,
+    /// `duplex`: in `letters.pdf`, each letter starts on an odd page.
+    pub duplex: bool,
+}
+
+/// A paper size letters are printed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Paper {
+    #[default]
+    A4,
+    UsLetter,
+}
+
+impl Paper {
+    /// "a4", "A4", "us-letter", "letter".
+    pub fn parse(text: &str) -> Option<Paper> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "a4" => Some(Paper::A4),
+            "us-letter" | "letter" | "us letter" => Some(Paper::UsLetter),
+            _ => None,
+        }
+    }
+
+    /// The name Typst knows it by.
+    pub fn typst_name(self) -> &'static str {
+        match self {
+            Paper::A4 => "a4",
+            Paper::UsLetter => "us-letter",
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawPdf {
+    paper: Option<toml::Spanned<String>>,
+    fonts: Vec<String>,
+    font_dirs: Vec<PathBuf>,
+    duplex: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -132,7 +183,26 @@ impl Settings {
         let smtp = raw
             .smtp
             .and_then(|s| SmtpSettings::from_raw(s, dir, &file, &mut problems));
+        let paper = raw.pdf.paper.and_then(|p| match Paper::parse(p.get_ref()) {
+            Some(paper) => Some(paper),
+            None => {
+                problems.push(
+                    Problem::error(format!("{:?} is not a paper size", p.get_ref()))
+                        .at(&file, p.span())
+                        .label("unknown paper")
+                        .hint("write paper = \"a4\" or paper = \"us-letter\""),
+                );
+                None
+            }
+        });
+        let pdf = PdfSettings {
+            paper,
+            fonts: raw.pdf.fonts,
+            font_dirs: raw.pdf.font_dirs.iter().map(|d| dir.join(d)).collect(),
+            duplex: raw.pdf.duplex,
+        };
         let settings = Settings {
+            pdf,
             campaign,
             sender: raw.sender.to_json(),
             from,

@@ -48,7 +48,10 @@ impl Render {
             Ok(l) => l,
             Err(problems) => return fail(out, &problems),
         };
-        let renderers = renderers(&self.format, &campaign, clock);
+        let renderers = match renderers(&self.format, &campaign, clock) {
+            Ok(r) => r,
+            Err(problem) => return fail(out, &[problem]),
+        };
         let recipients = match campaign.recipients() {
             Ok(r) => r,
             Err(problem) => return fail(out, &[problem]),
@@ -107,21 +110,37 @@ fn renderers<'a>(
     formats: &[Format],
     campaign: &Campaign,
     clock: &Clock,
-) -> Vec<Box<dyn Renderer + 'a>> {
+) -> Result<Vec<Box<dyn Renderer + 'a>>, Problem> {
     let mut formats = formats.to_vec();
     formats.sort();
     formats.dedup();
     formats
         .into_iter()
-        .map(|f| -> Box<dyn Renderer> {
-            match f {
+        .map(|f| -> Result<Box<dyn Renderer>, Problem> {
+            Ok(match f {
                 Format::Md => Box::new(Markdown),
                 Format::Txt => Box::new(PlainText),
                 Format::Html => Box::new(Html),
+                Format::Pdf => pdf(campaign)?,
                 Format::Eml => Box::new(Email(envelope(campaign, clock.started()))),
-            }
+            })
         })
         .collect()
+}
+
+/// The PDF renderer: it finds the fonts once for the whole run.
+#[cfg(feature = "pdf")]
+pub fn pdf(campaign: &Campaign) -> Result<Box<dyn Renderer>, Problem> {
+    Ok(Box::new(crate::render::pdf::Pdf::new(&campaign.settings)))
+}
+
+/// Without the `pdf` feature there is no PDF renderer.
+#[cfg(not(feature = "pdf"))]
+pub fn pdf(_: &Campaign) -> Result<Box<dyn Renderer>, Problem> {
+    Err(
+        Problem::error("this lettermerge was built without PDF output")
+            .hint("build it with the default features: cargo build --release"),
+    )
 }
 
 /// What every email of the campaign shares, dated `date`.

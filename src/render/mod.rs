@@ -3,6 +3,8 @@
 pub mod eml;
 pub mod html;
 pub mod job;
+#[cfg(feature = "pdf")]
+pub mod pdf;
 pub mod txt;
 
 use std::fmt;
@@ -22,17 +24,25 @@ pub enum Format {
     Md,
     Txt,
     Html,
+    Pdf,
     Eml,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [Format::Md, Format::Txt, Format::Html, Format::Eml];
+    pub const ALL: [Format; 5] = [
+        Format::Md,
+        Format::Txt,
+        Format::Html,
+        Format::Pdf,
+        Format::Eml,
+    ];
 
     pub fn extension(self) -> &'static str {
         match self {
             Format::Md => "md",
             Format::Txt => "txt",
             Format::Html => "html",
+            Format::Pdf => "pdf",
             Format::Eml => "eml",
         }
     }
@@ -51,7 +61,7 @@ impl FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.extension().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown format {s:?}: choose from md, txt, html, eml"))
+            .ok_or_else(|| format!("unknown format {s:?}: choose from md, txt, html, pdf, eml"))
     }
 }
 

@@ -7,6 +7,7 @@
 //! and columns before the tag are unchanged, so errors still point at the right place.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use handlebars::{
     Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
@@ -15,6 +16,24 @@ use handlebars::{
 
 /// The helper's name: not one a template would use by accident.
 pub const HELPER: &str = "__include";
+
+thread_local! {
+    static BLOCKS: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What each partial included on a line of its own wrote, by name and in order, for the letter
+/// rendered on this thread: the PDF places the `sender` and `address` blocks where a letter has
+/// them. Like footnotes, collected per thread around one letter's render.
+pub struct Blocks;
+
+impl Blocks {
+    pub fn collect<T>(render: impl FnOnce() -> T) -> (T, Vec<(String, String)>) {
+        BLOCKS.with(|b| b.borrow_mut().clear());
+        let result = render();
+        let blocks = BLOCKS.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        (result, blocks)
+    }
+}
 
 /// Rewrites each bare `{{> name}}`. A tag alone on its line is marked standalone: Handlebars
 /// drops such a line's own line break, so the helper drops the partial's last one instead.
@@ -100,7 +119,9 @@ pub fn include<'reg, 'rc>(
     let mut inner = StringOutput::new();
     template.render(r, ctx, rc, &mut inner)?;
     let text = inner.into_string()?;
-    out.write(text.strip_suffix('\n').unwrap_or(&text))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    BLOCKS.with(|b| b.borrow_mut().push((name.to_string(), text.to_string())));
+    out.write(text)?;
     Ok(())
 }
 

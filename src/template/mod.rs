@@ -25,6 +25,9 @@ pub struct Letter {
     pub markdown: String,
     /// The email subject, one line, safe for a header.
     pub subject: String,
+    /// The Markdown each partial on a line of its own (`{{> address}}`) wrote, by name, in
+    /// order: the PDF places the `sender` and `address` blocks.
+    pub blocks: Vec<(String, String)>,
 }
 
 /// The campaign's templates, compiled once and shared by every letter.
@@ -173,7 +176,9 @@ impl Letters {
     pub fn render(&self, recipient: &Recipient) -> Result<Letter, Problem> {
         let context = Context::from(Value::Object(self.context(recipient)));
         let name = self.template_for(recipient);
-        let (body, notes) = Notes::collect(|| self.letters.render_with_context(name, &context));
+        let ((body, notes), blocks) = include::Blocks::collect(|| {
+            Notes::collect(|| self.letters.render_with_context(name, &context))
+        });
         let mut markdown = body.map_err(|e| self.render_problem(&e, recipient, name))?;
         if !notes.is_empty() {
             if !markdown.ends_with('\n') {
@@ -187,6 +192,7 @@ impl Letters {
         Ok(Letter {
             markdown,
             subject: header_safe(&subject),
+            blocks,
         })
     }
 

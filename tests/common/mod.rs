@@ -112,6 +112,18 @@ impl Test {
         test
     }
 
+    /// A copy of the campaign folder `dir` (everything but its `out/`).
+    pub fn copy_of(dir: &Path) -> Test {
+        let test = Test::new();
+        for entry in std::fs::read_dir(dir).expect("read the campaign folder") {
+            let entry = entry.expect("folder entry");
+            if entry.file_name() != "out" {
+                copy_all(&entry.path(), &test.tempdir.path().join(entry.file_name()));
+            }
+        }
+        test
+    }
+
     fn in_tempdir(tempdir: TempDir) -> Test {
         Test {
             tempdir,

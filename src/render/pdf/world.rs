@@ -1,0 +1,171 @@
+//! Typst as a library: the standard library and the fonts are loaded once per run and shared; each
+//! letter is a small world of three sources — the layout (`letter.typ`, part of lettermerge), the
+//! letter's data as Typst values, and its body as Typst markup.
+
+use std::path::PathBuf;
+
+use typst::diag::{FileError, FileResult, SourceDiagnostic, Warned};
+use typst::foundations::{Bytes, Datetime};
+use typst::layout::{Frame, FrameItem};
+use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt, World, WorldExt};
+use typst_kit::fonts::FontStore;
+use typst_layout::PagedDocument;
+use typst_pdf::PdfOptions;
+
+/// The letter layout, written in Typst.
+const LAYOUT: &str = include_str!("letter.typ");
+
+/// The main file: the layout applied to the letter's data and body.
+const MAIN: &str = "#import \"/letter.typ\": letter\n#import \"/data.typ\": data\n#show: letter.with(data)\n#include \"/body.typ\"\n";
+
+/// What every letter of a run shares: the standard library, the fonts and the layout.
+pub struct Typesetter {
+    library: LazyHash<Library>,
+    fonts: FontStore,
+    layout: Source,
+}
+
+impl Typesetter {
+    /// Loads the library and finds the fonts: this computer's, those in `font_dirs`, and the
+    /// ones built into Typst.
+    pub fn new(font_dirs: &[PathBuf]) -> Typesetter {
+        let mut fonts = FontStore::new();
+        for dir in font_dirs {
+            fonts.extend(typst_kit::fonts::scan(dir));
+        }
+        fonts.extend(typst_kit::fonts::system());
+        fonts.extend(typst_kit::fonts::embedded());
+        Typesetter {
+            library: LazyHash::new(Library::default()),
+            fonts,
+            layout: Source::new(file("/letter.typ"), LAYOUT.to_string()),
+        }
+    }
+
+    /// Whether a font family is known, by its name as Typst reads it ("Noto Serif CJK SC").
+    pub fn has_family(&self, family: &str) -> bool {
+        let family = family.to_lowercase();
+        self.fonts
+            .book()
+            .families()
+            .any(|(name, _)| name.to_lowercase() == family)
+    }
+
+    /// Typesets one letter: `data` is Typst code defining `data`, `body` Typst markup. The error
+    /// says what Typst said, or which characters no font could show.
+    pub fn pdf(&self, data: String, body: String) -> Result<Vec<u8>, String> {
+        let world = Letter {
+            typesetter: self,
+            main: Source::new(file("/main.typ"), MAIN.to_string()),
+            data: Source::new(file("/data.typ"), data),
+            body: Source::new(file("/body.typ"), body),
+        };
+        let Warned { output, .. } = typst::compile::<PagedDocument>(&world);
+        let document = output.map_err(|errors| describe(&world, &errors))?;
+        let mut missing = String::new();
+        for page in document.pages() {
+            missing_glyphs(&page.frame, &mut missing);
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "no font has a glyph for {missing:?}: install one that does (for Chinese, Japanese and Korean: fonts-noto-cjk) or name one under [pdf] fonts"
+            ));
+        }
+        let pdf = typst_pdf::pdf(&document, &PdfOptions::default())
+            .map_err(|errors| describe(&world, &errors))?;
+        // Typst memoizes across compilations; without this its cache grows with every letter.
+        comemo::evict(10);
+        Ok(pdf)
+    }
+}
+
+fn file(path: &str) -> FileId {
+    RootedPath::new(
+        VirtualRoot::Project,
+        VirtualPath::new(path).expect("a valid virtual path"),
+    )
+    .intern()
+}
+
+/// One letter's world.
+struct Letter<'a> {
+    typesetter: &'a Typesetter,
+    main: Source,
+    data: Source,
+    body: Source,
+}
+
+impl World for Letter<'_> {
+    fn library(&self) -> &LazyHash<Library> {
+        &self.typesetter.library
+    }
+
+    fn book(&self) -> &LazyHash<FontBook> {
+        self.typesetter.fonts.book()
+    }
+
+    fn main(&self) -> FileId {
+        self.main.id()
+    }
+
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        [&self.main, &self.data, &self.body, &self.typesetter.layout]
+            .into_iter()
+            .find(|s| s.id() == id)
+            .cloned()
+            .ok_or_else(|| FileError::NotFound(id.vpath().get_without_slash().into()))
+    }
+
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        Err(FileError::NotFound(id.vpath().get_without_slash().into()))
+    }
+
+    fn font(&self, index: usize) -> Option<Font> {
+        self.typesetter.fonts.font(index)
+    }
+
+    fn today(&self, _offset: Option<typst::foundations::Duration>) -> Option<Datetime> {
+        None
+    }
+}
+
+/// Typst's errors, with the line of our sources they point at.
+fn describe(world: &Letter, errors: &[SourceDiagnostic]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            let at = e.span.id().and_then(|id| {
+                let source = world.source(id).ok()?;
+                let range = world.range(e.span)?;
+                let line = source.lines().byte_to_line(range.start)? + 1;
+                Some(format!(" ({}:{line})", id.vpath().get_without_slash()))
+            });
+            format!("{}{}", e.message, at.unwrap_or_default())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The characters set in a font that lacks them (glyph 0, drawn as an empty box).
+fn missing_glyphs(frame: &Frame, missing: &mut String) {
+    for (_, item) in frame.items() {
+        match item {
+            FrameItem::Group(group) => missing_glyphs(&group.frame, missing),
+            FrameItem::Text(text) => {
+                for glyph in text.glyphs.iter().filter(|g| g.id == 0) {
+                    if let Some(c) = text.text.get(glyph.range()) {
+                        for ch in c.chars().filter(|c| !c.is_whitespace()) {
+                            if !missing.contains(ch) {
+                                missing.push(ch);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! PDF letters, read back with poppler's `pdftotext` and `pdfinfo` (part of the second suite:
+//! `.ci/run` installs poppler-utils and fonts-noto-cjk). Every campaign of the repository is
+//! rendered to PDF and to text: the PDF must say the same words, CJK included, on a sane number of
+//! pages.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::Test;
+
+/// The campaigns of the repository: the root and every example.
+fn campaigns() -> Vec<(String, Test)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = vec![("root".to_string(), Test::root_campaign())];
+    let mut examples: Vec<_> = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    examples.sort();
+    for dir in examples {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        all.push((name, Test::copy_of(&dir)));
+    }
+    all
+}
+
+/// Runs a poppler tool; a missing one fails the suite (never skips it).
+fn poppler(tool: &str, args: &[&Path]) -> String {
+    let output = Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} does not run ({e}): the second suite needs poppler-utils, which .ci/run installs"));
+    assert!(
+        output.status.success(),
+        "{tool} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// How many times each letter (of any script) occurs: the words without spacing, line breaks,
+/// punctuation, digits (page numbers, note marks) or case.
+fn letters(text: &str) -> BTreeMap<char, i64> {
+    let mut counts = BTreeMap::new();
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        for c in c.to_lowercase() {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// What `a` has more of than `b`, as text.
+fn surplus(a: &BTreeMap<char, i64>, b: &BTreeMap<char, i64>) -> String {
+    a.iter()
+        .filter_map(|(c, n)| {
+            let extra = n - b.get(c).copied().unwrap_or(0);
+            (extra > 0).then(|| format!("{c}×{extra}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The sender's organization (else name) and address, as the PDF's return line has them.
+fn return_line(settings: &str) -> String {
+    let settings: toml::Table = toml::from_str(settings).unwrap();
+    let Some(sender) = settings.get("sender").and_then(|s| s.as_table()) else {
+        return String::new();
+    };
+    let text = |key: &str| sender.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+    let mut line = if text("organization").is_empty() {
+        text("name").to_string()
+    } else {
+        text("organization").to_string()
+    };
+    match sender.get("address") {
+        Some(toml::Value::Array(lines)) => {
+            for l in lines.iter().filter_map(|l| l.as_str()) {
+                line.push(' ');
+                line.push_str(l);
+            }
+        }
+        Some(toml::Value::String(l)) => line.push_str(l),
+        _ => {}
+    }
+    line
+}
+
+#[test]
+fn every_campaign_s_pdfs_say_the_words_of_its_text_letters() {
+    for (name, test) in campaigns() {
+        let ran = test.args(["render", "--format", "txt,pdf"]).run();
+        let out = ran.path().join("out");
+        let mut pdfs = 0;
+        for entry in std::fs::read_dir(&out).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "pdf") {
+                continue;
+            }
+            pdfs += 1;
+            let txt = std::fs::read_to_string(path.with_extension("txt")).unwrap();
+            let pdf_text = poppler("pdftotext", &[&path, Path::new("-")]);
+            // A letter with an address block has the sender's return line above it in the window.
+            let return_line = return_line(&ran.read("lettermerge.toml"));
+            let mut expected = letters(&txt);
+            let got = letters(&pdf_text);
+            if got != expected {
+                for (c, n) in letters(&return_line) {
+                    *expected.entry(c).or_default() += n;
+                }
+            }
+            assert!(
+                expected == got,
+                "{name}/{}: the PDF differs from the text\nmissing from the PDF: {}\nonly in the PDF: {}\n--- pdftotext:\n{pdf_text}",
+                path.file_name().unwrap().to_string_lossy(),
+                surplus(&expected, &got),
+                surplus(&got, &expected),
+            );
+            let info = poppler("pdfinfo", &[&path]);
+            let pages: usize = info
+                .lines()
+                .find_map(|l| l.strip_prefix("Pages:"))
+                .and_then(|n| n.trim().parse().ok())
+                .expect("pdfinfo gives the page count");
+            let words = txt.split_whitespace().count();
+            assert!(
+                pages >= 1 && pages <= words / 150 + 2,
+                "{name}: {pages} pages for {words} words"
+            );
+        }
+        assert!(pdfs > 0, "{name}: no PDF was written");
+    }
+}
+
+#[test]
+fn chinese_and_korean_letters_are_set_in_cjk_fonts() {
+    let ran = Test::root_campaign()
+        .args([
+            "render",
+            "--format",
+            "pdf",
+            "--only",
+            "cn-embassy-singapore",
+            "--only",
+            "cn-embassy-south-korea",
+        ])
+        .run();
+    for (id, sample) in [
+        ("cn-embassy-singapore", "强制遣返"),
+        ("cn-embassy-south-korea", "강제북송"),
+    ] {
+        let path = ran.path().join("out").join(format!("{id}.pdf"));
+        let text = poppler("pdftotext", &[&path, Path::new("-")]);
+        let text: String = text.split_whitespace().collect();
+        assert!(text.contains(sample), "{id}: no {sample} in\n{text}");
+        let fonts = poppler("pdffonts", &[&path]);
+        assert!(fonts.contains("NotoSerifCJK"), "{id}: {fonts}");
+    }
+}
