@@ -37,7 +37,7 @@ fn render_all(dir: &Path) -> Vec<(String, String)> {
     let letters = Letters::load(dir, &campaign.settings).expect("templates compile");
     let mut renderers: Vec<Box<dyn Renderer>> =
         vec![Box::new(Markdown), Box::new(PlainText), Box::new(Html)];
-    renderers.push(Box::new(Email(envelope(&campaign, clock.started()))));
+    renderers.push(Box::new(Email::new(envelope(&campaign, clock.started()))));
     let job = Job {
         letters: &letters,
         renderers,

@@ -161,3 +161,56 @@ fn chinese_and_korean_letters_are_set_in_cjk_fonts() {
         assert!(fonts.contains("NotoSerifCJK"), "{id}: {fonts}");
     }
 }
+
+#[test]
+fn hostile_data_prints_as_written() {
+    let name = r#"#import "x" *bold* _x_ $x^2$ <script> ] [ @ref // not a comment"#;
+    let recipients = format!(
+        "[[recipient]]\nid = \"eve\"\nname = {}\n",
+        toml::Value::String(name.to_string())
+    );
+    let ran = Test::campaign()
+        .recipients(&recipients)
+        .args(["render", "--format", "pdf"])
+        .run();
+    let text = poppler(
+        "pdftotext",
+        &[&ran.path().join("out/eve.pdf"), Path::new("-")],
+    );
+    assert!(text.contains(name), "{name:?} not in\n{text}");
+}
+
+#[test]
+fn duplex_starts_each_letter_of_the_combined_file_on_an_odd_page() {
+    let recipients: String = ["ana", "ben", "cy"]
+        .iter()
+        .map(|id| format!("[[recipient]]\nid = \"{id}\"\nname = \"{id}\"\n\n"))
+        .collect();
+    let ran = Test::campaign()
+        .recipients(&recipients)
+        .setting("pdf", "duplex = true")
+        .args(["render", "--format", "pdf", "--combined"])
+        .run();
+    let pages = |file: &str| -> usize {
+        poppler("pdfinfo", &[&ran.path().join("out").join(file)])
+            .lines()
+            .find_map(|l| l.strip_prefix("Pages:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap()
+    };
+    assert_eq!(pages("ana.pdf"), 1);
+    // Three one-page letters, each on an odd page: 1, 3, 5.
+    assert_eq!(pages("letters.pdf"), 5);
+    let second = poppler(
+        "pdftotext",
+        &[
+            Path::new("-f"),
+            Path::new("3"),
+            Path::new("-l"),
+            Path::new("3"),
+            &ran.path().join("out/letters.pdf"),
+            Path::new("-"),
+        ],
+    );
+    assert!(second.contains("ben"), "{second}");
+}

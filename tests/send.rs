@@ -348,6 +348,19 @@ fn ctrl_c_lets_the_letter_on_the_wire_finish_and_starts_no_other() {
     assert_eq!(server.messages().len(), 12);
 }
 
+#[cfg(feature = "pdf")]
+#[test]
+fn attach_pdf_sends_each_letter_with_its_pdf() {
+    let server = SmtpServer::start(Script::new());
+    send(&server)
+        .setting("email", "attach_pdf = true")
+        .stderr_has("sent 3, 0 not sent")
+        .run();
+    let alice = server.messages_to("alice@example.org")[0].text();
+    assert!(alice.contains("Content-Type: application/pdf"), "{alice}");
+    assert!(alice.contains("filename=\"alice.pdf\""), "{alice}");
+}
+
 // The harness itself, spoken to by hand.
 
 /// A hand-driven SMTP client: each line sent, and the reply code read back.

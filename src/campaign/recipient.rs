@@ -111,6 +111,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "bcc",
     "language",
     "timezone",
+    "paper",
     "letter",
 ];
 

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -15,15 +17,19 @@ use crate::render::job::{Destination, Job};
 use crate::render::{Email, Format, Html, Markdown, PlainText, Renderer};
 use crate::template::Letters;
 
-/// Write each recipient's letter: out/<id>.md, .txt, .html and .eml.
+/// Write each recipient's letter: out/<id>.md, .txt, .html and .eml (and .pdf when asked).
 ///
 /// Every format comes from the same merged letter, so each says the same words. Files are
 /// replaced whole: an interrupted run never leaves half a letter.
 #[derive(Debug, Args)]
 pub struct Render {
-    /// Formats to write, separated by commas.
+    /// Formats to write, separated by commas: md, txt, html, pdf, eml.
     #[arg(long, value_delimiter = ',', default_value = "md,txt,html,eml")]
     pub format: Vec<Format>,
+
+    /// With pdf: also write letters.pdf, every letter from a new page, for one print job.
+    #[arg(long)]
+    pub combined: bool,
 
     /// Only this recipient (repeat for more).
     #[arg(long, value_name = "ID")]
@@ -48,7 +54,16 @@ impl Render {
             Ok(l) => l,
             Err(problems) => return fail(out, &problems),
         };
-        let renderers = match renderers(&self.format, &campaign, clock) {
+        if self.combined && !self.format.contains(&Format::Pdf) {
+            return fail(
+                out,
+                &[Problem::error(
+                    "--combined makes one PDF of every letter, so it needs pdf among the formats",
+                )
+                .hint("add it: render --format pdf --combined")],
+            );
+        }
+        let renderers = match renderers(&self.format, self.combined, &campaign, clock) {
             Ok(r) => r,
             Err(problem) => return fail(out, &[problem]),
         };
@@ -108,12 +123,17 @@ impl Render {
 
 fn renderers<'a>(
     formats: &[Format],
+    combined: bool,
     campaign: &Campaign,
     clock: &Clock,
 ) -> Result<Vec<Box<dyn Renderer + 'a>>, Problem> {
     let mut formats = formats.to_vec();
     formats.sort();
     formats.dedup();
+    // One PDF renderer (one font search) for the .pdf files and the emails' attachments.
+    let wants_pdf = formats.contains(&Format::Pdf)
+        || (formats.contains(&Format::Eml) && campaign.settings.email.attach_pdf);
+    let shared = wants_pdf.then(|| pdf(campaign, combined)).transpose()?;
     formats
         .into_iter()
         .map(|f| -> Result<Box<dyn Renderer>, Problem> {
@@ -121,8 +141,13 @@ fn renderers<'a>(
                 Format::Md => Box::new(Markdown),
                 Format::Txt => Box::new(PlainText),
                 Format::Html => Box::new(Html),
-                Format::Pdf => pdf(campaign)?,
-                Format::Eml => Box::new(Email(envelope(campaign, clock.started()))),
+                Format::Pdf => Box::new(shared.clone().ok_or_else(no_pdf)?),
+                // A renderer that collects letters.pdf must not also make the attachments.
+                Format::Eml => Box::new(email(
+                    campaign,
+                    clock.started(),
+                    shared.as_ref().filter(|_| !combined),
+                )?),
             })
         })
         .collect()
@@ -130,17 +155,40 @@ fn renderers<'a>(
 
 /// The PDF renderer: it finds the fonts once for the whole run.
 #[cfg(feature = "pdf")]
-pub fn pdf(campaign: &Campaign) -> Result<Box<dyn Renderer>, Problem> {
-    Ok(Box::new(crate::render::pdf::Pdf::new(&campaign.settings)))
+pub fn pdf(campaign: &Campaign, combined: bool) -> Result<Arc<dyn Renderer + Send>, Problem> {
+    Ok(Arc::new(crate::render::pdf::Pdf::new(
+        &campaign.settings,
+        combined,
+    )))
 }
 
 /// Without the `pdf` feature there is no PDF renderer.
 #[cfg(not(feature = "pdf"))]
-pub fn pdf(_: &Campaign) -> Result<Box<dyn Renderer>, Problem> {
-    Err(
-        Problem::error("this lettermerge was built without PDF output")
-            .hint("build it with the default features: cargo build --release"),
+pub fn pdf(_: &Campaign, _combined: bool) -> Result<Arc<dyn Renderer + Send>, Problem> {
+    Err(no_pdf())
+}
+
+fn no_pdf() -> Problem {
+    Problem::error("this lettermerge was built without PDF output").hint(
+        "build it with the default features (cargo build --release), or set attach_pdf = false",
     )
+}
+
+/// The campaign's emails, dated `date`, with the letter's PDF attached when `[email] attach_pdf`
+/// says so (made by `pdf` when given, so a run searches the fonts once).
+pub fn email(
+    campaign: &Campaign,
+    date: DateTime<Utc>,
+    pdf_renderer: Option<&Arc<dyn Renderer + Send>>,
+) -> Result<Email, Problem> {
+    let mut email = Email::new(envelope(campaign, date));
+    if campaign.settings.email.attach_pdf {
+        email.attach = Some(match pdf_renderer {
+            Some(shared) => Arc::clone(shared),
+            None => pdf(campaign, false)?,
+        });
+    }
+    Ok(email)
 }
 
 /// What every email of the campaign shares, dated `date`.

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 use sha2::{Digest, Sha256};
 
@@ -79,6 +79,7 @@ impl Envelope {
         subject: &str,
         text: String,
         html: String,
+        attachment: Option<(String, Vec<u8>)>,
     ) -> Result<Option<Message>, Problem> {
         let Some(envelope) = self.addressing(recipient, subject)? else {
             return Ok(None);
@@ -101,7 +102,7 @@ impl Envelope {
         }
         let boundary = boundary(&text, &html);
         let body = MultiPart::alternative()
-            .boundary(boundary)
+            .boundary(boundary.clone())
             .singlepart(
                 SinglePart::builder()
                     .header(ContentType::TEXT_PLAIN)
@@ -112,6 +113,16 @@ impl Envelope {
                     .header(ContentType::TEXT_HTML)
                     .body(html),
             );
+        let body = match attachment {
+            None => body,
+            Some((name, bytes)) => MultiPart::mixed()
+                .boundary(format!("{boundary}_mixed"))
+                .multipart(body)
+                .singlepart(Attachment::new(name).body(
+                    bytes,
+                    ContentType::parse("application/pdf").expect("a MIME type"),
+                )),
+        };
         builder.multipart(body).map(Some).map_err(|e| {
             Problem::error(format!(
                 "cannot build the email for `{}`: {e}",

@@ -101,6 +101,25 @@ impl Job<'_> {
             }
         }
         progress.finish_and_clear();
+        for renderer in &self.renderers {
+            match renderer.finish() {
+                Ok(Some((name, bytes))) => match &target {
+                    Some(t) => match t.write(&name, &bytes) {
+                        Ok(()) => summary.files += 1,
+                        Err(e) => {
+                            summary
+                                .problems
+                                .push(Problem::error(format!("cannot write {name}: {e}")).hint(
+                                "check that the output folder is writable and the disk is not full",
+                            ))
+                        }
+                    },
+                    None => summary.printed.push((name, bytes)),
+                },
+                Ok(None) => {}
+                Err(p) => summary.problems.push(p),
+            }
+        }
         if let Some(Err(e)) = target.map(Target::finish) {
             summary.problems.push(
                 Problem::error(format!("cannot move the letters into place: {e}"))

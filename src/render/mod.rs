@@ -11,6 +11,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use pulldown_cmark::Options;
 
@@ -77,6 +78,12 @@ pub trait Renderer: Sync {
     /// The file's bytes; `None` when this format does not apply (an email for a print-only
     /// recipient).
     fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem>;
+
+    /// After the last letter: one more file made of them all, if this format makes one (the
+    /// combined PDF), by name.
+    fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
+        Ok(None)
+    }
 }
 
 pub struct Markdown;
@@ -117,19 +124,57 @@ impl Renderer for Html {
     }
 }
 
-pub struct Email(pub eml::Envelope);
+/// The email of each letter, as `render --format eml` writes it and `send` sends it.
+pub struct Email {
+    pub envelope: eml::Envelope,
+    /// With `[email] attach_pdf`: what makes the letter's PDF, attached to the email.
+    pub attach: Option<Arc<dyn Renderer + Send>>,
+}
 
 impl Email {
-    /// The letter as the email `send` sends: its text and its page. `None` for a print-only
-    /// recipient.
+    pub fn new(envelope: eml::Envelope) -> Email {
+        Email {
+            envelope,
+            attach: None,
+        }
+    }
+
+    /// The letter as the email `send` sends: its text and its page (and its PDF, attached).
+    /// `None` for a print-only recipient.
     pub fn message(
         &self,
         letter: &Letter,
         recipient: &Recipient,
     ) -> Result<Option<lettre::Message>, Problem> {
+        if recipient.email.is_none() {
+            return Ok(None);
+        }
         let text = txt::to_text(&letter.markdown, txt::WIDTH);
         let html = page(letter, recipient);
-        self.0.message(recipient, &letter.subject, text, html)
+        let attachment = match &self.attach {
+            Some(renderer) => renderer.render(letter, recipient)?.map(|bytes| {
+                let name = format!("{}.{}", recipient.id, renderer.format().extension());
+                (name, bytes)
+            }),
+            None => None,
+        };
+        self.envelope
+            .message(recipient, &letter.subject, text, html, attachment)
+    }
+}
+
+/// A renderer shared between two uses (the PDF as a file and as an attachment).
+impl<T: Renderer + Send + ?Sized> Renderer for Arc<T> {
+    fn format(&self) -> Format {
+        (**self).format()
+    }
+
+    fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
+        (**self).render(letter, recipient)
+    }
+
+    fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
+        (**self).finish()
     }
 }
 

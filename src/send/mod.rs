@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::campaign::schedule::{Due, Schedule};
 use crate::campaign::{Campaign, Recipient, RecipientId};
 use crate::clock::Clock;
-use crate::cmd::render::envelope;
+use crate::cmd::render::email;
 use crate::diagnostic::Problem;
 use crate::journal::ContentHash;
 use crate::render::Email;
@@ -64,7 +64,7 @@ pub fn prepare(
     selection: &Selection,
 ) -> Result<(Vec<Outgoing>, Vec<RecipientId>), Vec<Problem>> {
     let mut recipients = campaign.recipients().map_err(|p| vec![p])?;
-    let email = Email(envelope(campaign, clock.now()));
+    let email = email(campaign, clock.now(), None).map_err(|p| vec![p])?;
     let mut problems = Vec::new();
     let mut outgoing = Vec::new();
     let mut print_only = Vec::new();
@@ -132,7 +132,7 @@ fn build(
     };
     let letter = letters.render(recipient)?;
     let addressed = email
-        .0
+        .envelope
         .addressing(recipient, &letter.subject)?
         .expect("a recipient with email has an address");
     let to: Vec<String> = addressed.to().iter().map(ToString::to_string).collect();
@@ -162,7 +162,7 @@ fn build(
     let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
     Ok(Outgoing {
         id: recipient.id.clone(),
-        message_id: email.0.message_id(recipient),
+        message_id: email.envelope.message_id(recipient),
         hash,
         to: to.join(", "),
         subject: letter.subject,

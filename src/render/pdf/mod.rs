@@ -6,6 +6,8 @@
 pub mod markup;
 mod world;
 
+use std::sync::Mutex;
+
 use serde_json::Value;
 
 use super::{Format, Renderer};
@@ -13,23 +15,31 @@ use crate::campaign::settings::{Paper, Settings};
 use crate::campaign::Recipient;
 use crate::diagnostic::Problem;
 use crate::template::Letter;
-use world::Typesetter;
+use world::{Typesetter, PRELUDE};
 
 /// The serif that Typst carries with it: every letter can fall back on it.
 const BUILT_IN_SERIF: &str = "Libertinus Serif";
+
+/// The file `--combined` writes.
+pub const COMBINED: &str = "letters.pdf";
 
 pub struct Pdf {
     typesetter: Typesetter,
     paper: Paper,
     fonts: Vec<String>,
+    /// With `--combined`: each letter's call of the layout, by its place in the recipients file.
+    combined: Option<Mutex<Vec<(usize, String)>>>,
+    /// In the combined file, each letter starts on an odd page.
+    duplex: bool,
     /// The sender's name (the PDF's author) and return line for the window.
     author: String,
     return_line: String,
 }
 
 impl Pdf {
-    /// Finds the fonts (once) and reads `[pdf]` and `[sender]`.
-    pub fn new(settings: &Settings) -> Pdf {
+    /// Finds the fonts (once) and reads `[pdf]` and `[sender]`. With `combined`, [`Renderer::finish`]
+    /// gives every letter in one file as well.
+    pub fn new(settings: &Settings, combined: bool) -> Pdf {
         let sender = &settings.sender;
         let text = |key: &str| sender.get(key).and_then(Value::as_str).unwrap_or_default();
         let who = [text("organization"), text("name")]
@@ -42,6 +52,8 @@ impl Pdf {
             typesetter: Typesetter::new(&settings.pdf.font_dirs),
             paper: settings.pdf.paper.unwrap_or_default(),
             fonts: settings.pdf.fonts.clone(),
+            combined: combined.then(|| Mutex::new(Vec::new())),
+            duplex: settings.pdf.duplex,
             author: text("name").to_string(),
             return_line: parts
                 .into_iter()
@@ -103,28 +115,71 @@ impl Renderer for Pdf {
             letter.subject.clone()
         };
         let families = self.families(&language, region.as_deref());
-        let data = format!(
-            "#let data = (\n  paper: {},\n  lang: {},\n  region: {},\n  fonts: ({}),\n  title: {},\n  author: {},\n  sender: {},\n  address: {},\n  return-line: {},\n)\n",
+        let call = format!(
+            "#letter((\n  paper: {},\n  lang: {},\n  region: {},\n  fonts: ({}),\n  sender: {},\n  address: {},\n  return-line: {},\n))[\n{}\n]\n",
             string(paper.typst_name()),
             string(&language),
             region.as_deref().map_or("none".into(), string),
             families.iter().map(|f| string(f) + ",").collect::<String>(),
-            string(&title),
-            string(&self.author),
             content(sender.as_deref()),
             content(address.as_deref()),
             content(Some(&markup::escape(&self.return_line))),
+            markup::to_markup(&body),
         );
-        self.typesetter
-            .pdf(data, markup::to_markup(&body))
-            .map(Some)
+        let pdf = self
+            .typesetter
+            .pdf(format!("{PRELUDE}{}{call}", self.document(&title)))
             .map_err(|e| {
                 Problem::error(format!(
                     "cannot typeset the PDF for `{}`: {e}",
                     recipient.id
                 ))
                 .recipient(recipient.id.as_str())
-            })
+            })?;
+        if let Some(letters) = &self.combined {
+            letters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((recipient.span.start, call));
+        }
+        Ok(Some(pdf))
+    }
+
+    /// With `--combined`: every letter in one file, in the recipients' order, each from a new page
+    /// (an odd one with `duplex`), for one print job.
+    fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
+        let Some(letters) = &self.combined else {
+            return Ok(None);
+        };
+        let mut letters = std::mem::take(&mut *letters.lock().unwrap_or_else(|e| e.into_inner()));
+        if letters.is_empty() {
+            return Ok(None);
+        }
+        letters.sort_by_key(|(at, _)| *at);
+        let to = if self.duplex { "to: \"odd\", " } else { "" };
+        let mut document = format!("{PRELUDE}{}", self.document("Letters"));
+        for (i, (_, call)) in letters.iter().enumerate() {
+            if i > 0 {
+                document.push_str(&format!("#pagebreak({to}weak: true)\n"));
+            }
+            document.push_str(call);
+        }
+        let pdf = self.typesetter.pdf(document).map_err(|e| {
+            Problem::error(format!("cannot typeset {COMBINED}: {e}"))
+                .hint("each letter's own PDF was written; render without --combined to skip it")
+        })?;
+        Ok(Some((COMBINED.to_string(), pdf)))
+    }
+}
+
+impl Pdf {
+    /// The document's title and author, as PDF readers show them.
+    fn document(&self, title: &str) -> String {
+        format!(
+            "#set document(title: {}, author: {})\n",
+            string(title),
+            string(&self.author)
+        )
     }
 }
 

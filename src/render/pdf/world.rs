@@ -1,6 +1,6 @@
 //! Typst as a library: the standard library and the fonts are loaded once per run and shared; each
-//! letter is a small world of three sources — the layout (`letter.typ`, part of lettermerge), the
-//! letter's data as Typst values, and its body as Typst markup.
+//! document is a small world of two sources — the layout (`letter.typ`, part of lettermerge) and
+//! the document itself, which calls it for one letter or for many.
 
 use std::path::PathBuf;
 
@@ -18,8 +18,8 @@ use typst_pdf::PdfOptions;
 /// The letter layout, written in Typst.
 const LAYOUT: &str = include_str!("letter.typ");
 
-/// The main file: the layout applied to the letter's data and body.
-const MAIN: &str = "#import \"/letter.typ\": letter\n#import \"/data.typ\": data\n#show: letter.with(data)\n#include \"/body.typ\"\n";
+/// What a document starts with: the layout's function, `letter(data)[body]`.
+pub const PRELUDE: &str = "#import \"/letter.typ\": letter\n";
 
 /// What every letter of a run shares: the standard library, the fonts and the layout.
 pub struct Typesetter {
@@ -54,14 +54,12 @@ impl Typesetter {
             .any(|(name, _)| name.to_lowercase() == family)
     }
 
-    /// Typesets one letter: `data` is Typst code defining `data`, `body` Typst markup. The error
-    /// says what Typst said, or which characters no font could show.
-    pub fn pdf(&self, data: String, body: String) -> Result<Vec<u8>, String> {
+    /// Typesets a document: [`PRELUDE`] and calls of `letter`. The error says what Typst said,
+    /// or which characters no font could show.
+    pub fn pdf(&self, document: String) -> Result<Vec<u8>, String> {
         let world = Letter {
             typesetter: self,
-            main: Source::new(file("/main.typ"), MAIN.to_string()),
-            data: Source::new(file("/data.typ"), data),
-            body: Source::new(file("/body.typ"), body),
+            main: Source::new(file("/main.typ"), document),
         };
         let Warned { output, .. } = typst::compile::<PagedDocument>(&world);
         let document = output.map_err(|errors| describe(&world, &errors))?;
@@ -94,8 +92,6 @@ fn file(path: &str) -> FileId {
 struct Letter<'a> {
     typesetter: &'a Typesetter,
     main: Source,
-    data: Source,
-    body: Source,
 }
 
 impl World for Letter<'_> {
@@ -112,7 +108,7 @@ impl World for Letter<'_> {
     }
 
     fn source(&self, id: FileId) -> FileResult<Source> {
-        [&self.main, &self.data, &self.body, &self.typesetter.layout]
+        [&self.main, &self.typesetter.layout]
             .into_iter()
             .find(|s| s.id() == id)
             .cloned()

@@ -1,0 +1,101 @@
+//! `render --format pdf` without any system package: Typst's own fonts set the English letters
+//! of the minimal campaign. (The words of every campaign's PDFs, CJK included, are checked with
+//! poppler in the second suite: tests/pdf.rs.)
+#![cfg(feature = "pdf")]
+
+mod common;
+
+use common::Test;
+
+fn is_pdf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"%PDF-") && bytes.windows(5).any(|w| w == b"%%EOF")
+}
+
+#[test]
+fn every_recipient_gets_a_pdf_letter_print_only_too() {
+    let ran = Test::campaign()
+        .args(["render", "--format", "pdf"])
+        .stderr_has("wrote 2 files for 2 letters")
+        .run();
+    ran.assert_out_files(&["alice.pdf", "bob.pdf"]);
+    assert!(is_pdf(&ran.out_bytes("alice.pdf")));
+    assert!(is_pdf(&ran.out_bytes("bob.pdf")));
+}
+
+#[test]
+fn hostile_data_is_typeset_as_text_never_run_as_typst() {
+    let recipients = r##"[[recipient]]
+id = "eve"
+name = "#import \"/etc/passwd\" *bold* _x_ $x^2$ <script> ] [ @ref // not a comment \\"
+email = "eve@example.org"
+"##;
+    let ran = Test::campaign()
+        .recipients(recipients)
+        .args(["render", "--format", "pdf"])
+        .run();
+    assert!(is_pdf(&ran.out_bytes("eve.pdf")));
+}
+
+#[test]
+fn combined_writes_one_file_with_every_letter() {
+    let ran = Test::campaign()
+        .setting("pdf", "duplex = true")
+        .args(["render", "--format", "pdf", "--combined"])
+        .stderr_has("wrote 3 files for 2 letters")
+        .run();
+    ran.assert_out_files(&["alice.pdf", "bob.pdf", "letters.pdf"]);
+    let combined = ran.out_bytes("letters.pdf");
+    assert!(is_pdf(&combined));
+    assert!(combined.len() > ran.out_bytes("alice.pdf").len());
+}
+
+#[test]
+fn combined_needs_pdf_among_the_formats() {
+    Test::campaign()
+        .args(["render", "--format", "txt", "--combined"])
+        .status(1)
+        .stderr_has("--combined makes one PDF of every letter, so it needs pdf among the formats")
+        .run();
+}
+
+#[test]
+fn an_unknown_paper_size_is_reported_where_it_is_written() {
+    Test::campaign()
+        .setting("pdf", "paper = \"a5\"")
+        .args(["check"])
+        .status(1)
+        .stderr_has("\"a5\" is not a paper size")
+        .stderr_has("lettermerge.toml:")
+        .stderr_has("paper = \"us-letter\"")
+        .run();
+}
+
+#[test]
+fn a_recipient_may_have_its_own_paper() {
+    let recipients = r#"[[recipient]]
+id = "us"
+name = "Office in Washington"
+paper = "us-letter"
+"#;
+    let ran = Test::campaign()
+        .recipients(recipients)
+        .args(["render", "--format", "pdf"])
+        .run();
+    let pdf = String::from_utf8_lossy(&ran.out_bytes("us.pdf")).into_owned();
+    // US Letter is 612 x 792 points; A4 would be 595.28 x 841.89.
+    assert!(pdf.contains("612 792"), "no US Letter MediaBox");
+}
+
+#[test]
+fn attach_pdf_attaches_the_letter_to_its_email() {
+    let ran = Test::campaign()
+        .setting("email", "attach_pdf = true")
+        .args(["render", "--format", "eml"])
+        .run();
+    let eml = ran.out("alice.eml");
+    assert!(eml.contains("Content-Type: multipart/mixed"), "{eml}");
+    assert!(eml.contains("Content-Type: application/pdf"), "{eml}");
+    assert!(eml.contains("filename=\"alice.pdf\""), "{eml}");
+    let again = ran.again().args(["render", "--format", "eml"]).run();
+    assert_eq!(again.out("alice.eml"), eml, "the email stays byte-stable");
+}
