@@ -791,3 +791,14 @@ fn a_fresh_render_leaves_no_partial_folder_and_a_second_replaces_files_whole() {
     let again = ran.again().args(["render", "--format", "md,txt"]).run();
     again.assert_out_files(&["alice.md", "alice.txt", "bob.md", "bob.txt"]);
 }
+
+#[test]
+fn out_may_name_an_empty_folder_with_a_trailing_dot() {
+    let test = Test::campaign();
+    std::fs::create_dir_all(test.path().join("letters")).unwrap();
+    let ran = test
+        .args(["render", "--format", "md", "--out", "letters/."])
+        .stderr_has("wrote 2 files for 2 letters")
+        .run();
+    assert!(ran.path().join("letters/alice.md").exists());
+}

@@ -99,3 +99,25 @@ fn attach_pdf_attaches_the_letter_to_its_email() {
     let again = ran.again().args(["render", "--format", "eml"]).run();
     assert_eq!(again.out("alice.eml"), eml, "the email stays byte-stable");
 }
+
+#[test]
+fn an_address_too_tall_for_the_window_is_an_error_not_a_hidden_line() {
+    let lines: Vec<String> = (1..=14).map(|i| format!("\"Line {i}\"")).collect();
+    let recipients = format!(
+        "[[recipient]]\nid = \"tall\"\nname = \"Tall Address\"\naddress = [{}]\n",
+        lines.join(", ")
+    );
+    let template = "{{> address}}\n\nDear {{recipient.name}},\n";
+    Test::campaign()
+        .recipients(&recipients)
+        .template(template)
+        .file(
+            "templates/partials/address.md",
+            "{{recipient.name}}\\\n{{lines recipient.address}}\n",
+        )
+        .args(["render", "--format", "pdf"])
+        .status(1)
+        .stderr_has("cannot typeset the PDF for `tall`")
+        .stderr_has("the address block is too tall for the envelope window")
+        .run();
+}

@@ -203,6 +203,9 @@ enum Target {
 
 impl Target {
     fn prepare(dir: &Path) -> std::io::Result<Target> {
+        // `out/.` and `out/` name `out`: the staging folder is renamed to the folder itself.
+        let dir: PathBuf = dir.components().collect();
+        let dir = dir.as_path();
         let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
         if !empty {
             return Ok(Target::Existing(dir.to_path_buf()));
