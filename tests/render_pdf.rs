@@ -121,3 +121,27 @@ fn an_address_too_tall_for_the_window_is_an_error_not_a_hidden_line() {
         .stderr_has("the address block is too tall for the envelope window")
         .run();
 }
+
+#[test]
+fn a_font_or_paper_that_is_not_there_is_named() {
+    Test::campaign()
+        .setting("pdf", "fonts = [\"No Such Serif\"]")
+        .args(["render", "--format", "pdf"])
+        .status(1)
+        .stderr_has("the font \"No Such Serif\" named in [pdf] fonts is not on this computer")
+        .run();
+    Test::campaign()
+        .setting("pdf", "font_dirs = [\"fonts\"]")
+        .args(["render", "--format", "pdf"])
+        .status(1)
+        .stderr_has("fonts does not exist")
+        .run();
+    let recipients = "[[recipient]]\nid = \"ana\"\nname = \"Ana\"\npaper = \"a5\"\n";
+    Test::campaign()
+        .recipients(recipients)
+        .args(["check"])
+        .status(1)
+        .stderr_has("\"a5\" is not a paper size")
+        .stderr_has("recipient: ana")
+        .run();
+}

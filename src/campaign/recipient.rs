@@ -170,6 +170,18 @@ impl Recipient {
                     timezone = check.timezone(&field, &s);
                     timezone.map(|_| Value::String(s))
                 }),
+                "paper" => check.text(&field).and_then(|s| {
+                    if super::settings::Paper::parse(&s).is_some() {
+                        return Some(Value::String(s));
+                    }
+                    check.push(
+                        Problem::error(format!("{s:?} is not a paper size"))
+                            .at(check.file, field.span.clone())
+                            .label("unknown paper")
+                            .hint("write paper = \"a4\" or paper = \"us-letter\", or remove it to use [pdf] paper"),
+                    );
+                    None
+                }),
                 "letter" => {
                     match field.value {
                         Value::Object(map) => letter = map,

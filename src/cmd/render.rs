@@ -159,7 +159,7 @@ pub fn pdf(campaign: &Campaign, combined: bool) -> Result<Arc<dyn Renderer + Sen
     Ok(Arc::new(crate::render::pdf::Pdf::new(
         &campaign.settings,
         combined,
-    )))
+    )?))
 }
 
 /// Without the `pdf` feature there is no PDF renderer.

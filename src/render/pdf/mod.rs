@@ -38,8 +38,21 @@ pub struct Pdf {
 
 impl Pdf {
     /// Finds the fonts (once) and reads `[pdf]` and `[sender]`. With `combined`, [`Renderer::finish`]
-    /// gives every letter in one file as well.
-    pub fn new(settings: &Settings, combined: bool) -> Pdf {
+    /// gives every letter in one file as well. A font folder or family that is not there is a
+    /// problem: letters set in a fallback font would not be what the campaign asked for.
+    pub fn new(settings: &Settings, combined: bool) -> Result<Pdf, Problem> {
+        let file = settings
+            .path
+            .clone()
+            .unwrap_or_else(|| crate::campaign::settings::SETTINGS_FILE.into());
+        if let Some(dir) = settings.pdf.font_dirs.iter().find(|d| !d.is_dir()) {
+            return Err(Problem::error(format!(
+                "the font folder {} does not exist",
+                dir.display()
+            ))
+            .in_file(&file)
+            .hint("fix [pdf] font_dirs: folders are relative to the campaign folder"));
+        }
         let sender = &settings.sender;
         let text = |key: &str| sender.get(key).and_then(Value::as_str).unwrap_or_default();
         let who = [text("organization"), text("name")]
@@ -48,8 +61,21 @@ impl Pdf {
             .unwrap_or_default();
         let mut parts = vec![who.to_string()];
         parts.extend(lines(sender.get("address")));
-        Pdf {
-            typesetter: Typesetter::new(&settings.pdf.font_dirs),
+        let typesetter = Typesetter::new(&settings.pdf.font_dirs);
+        if let Some(missing) = settings
+            .pdf
+            .fonts
+            .iter()
+            .find(|f| !typesetter.has_family(f))
+        {
+            return Err(Problem::error(format!(
+                "the font {missing:?} named in [pdf] fonts is not on this computer"
+            ))
+            .in_file(&file)
+            .hint("install it, put its files in a folder named in [pdf] font_dirs, or remove it from fonts (`fc-list : family` lists the installed families)"));
+        }
+        Ok(Pdf {
+            typesetter,
             paper: settings.pdf.paper.unwrap_or_default(),
             fonts: settings.pdf.fonts.clone(),
             combined: combined.then(|| Mutex::new(Vec::new())),
@@ -60,7 +86,7 @@ impl Pdf {
                 .filter(|p| !p.is_empty())
                 .collect::<Vec<_>>()
                 .join(" · "),
-        }
+        })
     }
 
     /// The font families for a letter in `language`: the campaign's, the built-in serif, then the
