@@ -2,10 +2,6 @@
 #![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
-    // Typst's layout recurses deeply; the 2 MB that worker threads get by default can run out.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .stack_size(16 << 20)
-        .build_global();
     lettermerge::cmd::main()
 }
 
