@@ -36,20 +36,8 @@ else
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/lettermerge"
 fi
 
-# timed RESULT cmd...: runs cmd; RESULT gets "wall_s maxrss_kb cpu_s".
-timed() {
-  local result="$1"
-  shift
-  python3 - "$result" "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.perf_counter()
-rc = subprocess.call(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[1] + ".log", "w"))
-wall = time.perf_counter() - t
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write(f"{wall:.2f} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime:.2f}\n")
-sys.exit(rc)
-PY
-}
+# shellcheck source=bench/timed.sh
+. "$ROOT/bench/timed.sh"
 
 # median RESULT_PREFIX: the run with the median wall time, "wall rss cpu".
 median() { for i in $(seq 1 "$RUNS"); do cat "$1.$i"; done | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }

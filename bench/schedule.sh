@@ -66,20 +66,8 @@ connections = 8
 EOF
 }
 
-# timed RESULT cmd...: runs cmd; RESULT gets "wall_s maxrss_kb cpu_s".
-timed() {
-  local result="$1"
-  shift
-  python3 - "$result" "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.perf_counter()
-rc = subprocess.call(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[1] + ".log", "w"))
-wall = time.perf_counter() - t
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write(f"{wall:.2f} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime:.2f}\n")
-sys.exit(rc)
-PY
-}
+# shellcheck source=bench/timed.sh
+. "$ROOT/bench/timed.sh"
 
 # --- (a) punctuality ----------------------------------------------------------------------------
 A="$WORK/on-time"

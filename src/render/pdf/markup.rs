@@ -158,7 +158,7 @@ fn push_escaped(out: &mut String, text: &str, mut line_start: bool, joinable: bo
 }
 
 /// `s` as a Typst string literal, quotes included.
-fn string_literal(s: &str) -> String {
+pub fn string_literal(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -15,6 +15,7 @@ use crate::campaign::settings::{Paper, Settings};
 use crate::campaign::Recipient;
 use crate::diagnostic::Problem;
 use crate::template::Letter;
+use markup::string_literal as string;
 use world::{Typesetter, PRELUDE};
 
 /// The serif that Typst carries with it: every letter can fall back on it.
@@ -207,24 +208,6 @@ impl Pdf {
             string(&self.author)
         )
     }
-}
-
-/// A Typst string literal.
-fn string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Typst markup as a content value, or `none`.
