@@ -28,10 +28,7 @@ pub struct Blocks;
 
 impl Blocks {
     pub fn collect<T>(render: impl FnOnce() -> T) -> (T, Vec<(String, String)>) {
-        BLOCKS.with(|b| b.borrow_mut().clear());
-        let result = render();
-        let blocks = BLOCKS.with(|b| std::mem::take(&mut *b.borrow_mut()));
-        (result, blocks)
+        super::helpers::collect(&BLOCKS, render)
     }
 }
 

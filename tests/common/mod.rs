@@ -257,8 +257,8 @@ impl Test {
         }
     }
 
-    /// Runs the binary and checks everything expected of it.
-    pub fn run(self) -> Ran {
+    /// Writes `lettermerge.toml` from the tables set with [`Test::setting`], if any.
+    fn write_settings(&self) {
         if let Some(settings) = &self.settings {
             let text: String = settings
                 .iter()
@@ -267,6 +267,11 @@ impl Test {
             std::fs::write(self.tempdir.path().join("lettermerge.toml"), text)
                 .expect("write lettermerge.toml");
         }
+    }
+
+    /// Runs the binary and checks everything expected of it.
+    pub fn run(self) -> Ran {
+        self.write_settings();
         let dir = self.path();
         let output = Command::new(env!("CARGO_BIN_EXE_lettermerge"))
             .arg("-C")
@@ -560,14 +565,7 @@ impl Test {
     /// Starts the binary without waiting for it, for tests that do something while it runs;
     /// [`Running::wait`] checks its exit status (the other expectations are not checked).
     pub fn spawn(self) -> Running {
-        if let Some(settings) = &self.settings {
-            let text: String = settings
-                .iter()
-                .map(|(table, lines)| format!("[{table}]\n{}\n\n", lines.join("\n")))
-                .collect();
-            std::fs::write(self.tempdir.path().join("lettermerge.toml"), text)
-                .expect("write lettermerge.toml");
-        }
+        self.write_settings();
         let child = self
             .command(&self.args)
             .stdin(std::process::Stdio::null())

@@ -22,10 +22,7 @@ pub struct Notes;
 impl Notes {
     /// Runs `render` and returns its result with the footnotes it made.
     pub fn collect<T>(render: impl FnOnce() -> T) -> (T, Vec<String>) {
-        NOTES.with(|n| n.borrow_mut().clear());
-        let result = render();
-        let notes = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
-        (result, notes)
+        super::collect(&NOTES, render)
     }
 
     /// The notes as Markdown footnote definitions, to append to the letter.

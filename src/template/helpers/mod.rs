@@ -1,5 +1,8 @@
 //! Handlebars helpers that letters need, one per file.
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use handlebars::{Context, Handlebars, Helper, PathAndJson, RenderError, RenderErrorReason};
 use serde_json::Value;
 
@@ -74,4 +77,16 @@ pub(crate) fn plain_text(value: &Value) -> String {
         Value::Array(items) => items.iter().map(plain_text).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }
+}
+
+/// What helpers gather while one letter renders on this thread (its footnotes, its blocks): the
+/// list is emptied before `render` and taken after. A letter renders on one thread, start to end.
+pub(crate) fn collect<T, I: 'static>(
+    list: &'static LocalKey<RefCell<Vec<I>>>,
+    render: impl FnOnce() -> T,
+) -> (T, Vec<I>) {
+    list.with(|l| l.borrow_mut().clear());
+    let result = render();
+    let items = list.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    (result, items)
 }
