@@ -154,6 +154,18 @@ impl Reporter {
         self.ids.get(path).copied()
     }
 
+    /// The 1-based line and column a problem points at, when it points inside a file.
+    pub fn line_column(&mut self, problem: &Problem) -> Option<(usize, usize)> {
+        use codespan_reporting::files::Files;
+        let loc = problem.location.as_ref()?;
+        if loc.span.is_empty() && loc.span.start == 0 {
+            return None;
+        }
+        let id = self.file_id(&loc.file)?;
+        let place = self.files.location(id, loc.span.start).ok()?;
+        Some((place.line_number, place.column_number))
+    }
+
     /// The problem as the text a person reads: `error: …` then `┌─ file:line:col` and a caret.
     pub fn render(&mut self, problem: &Problem) -> String {
         let mut diagnostic = match problem.severity {

@@ -24,6 +24,7 @@ pub mod cmd;
 pub mod diagnostic;
 pub mod interrupt;
 pub mod journal;
+pub mod preview;
 pub mod render;
 pub mod send;
 pub mod template;

@@ -25,11 +25,33 @@ use crate::template::Letters;
 pub struct Check {}
 
 /// What `check` found.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Findings {
     pub problems: Vec<Problem>,
     pub recipients: usize,
     pub with_email: usize,
+    /// With [`inspect`]: what was loaded, for a caller that shows the letters (`preview`).
+    pub kept: Kept,
+}
+
+/// What [`inspect`] keeps of a campaign besides its problems.
+#[derive(Default)]
+pub struct Kept {
+    pub campaign: Option<Campaign>,
+    pub letters: Option<Letters>,
+    /// Every entry of the recipients file, in file order.
+    pub entries: Vec<Entry>,
+}
+
+/// One entry of the recipients file.
+pub enum Entry {
+    /// A recipient whose letter can be merged (its letter may still fail: see the problems).
+    Admitted(Box<Recipient>),
+    /// An entry with errors: its id when it has a valid one, and where it is in the file.
+    Rejected {
+        id: Option<String>,
+        span: Option<Range<usize>>,
+    },
 }
 
 impl Check {
@@ -49,6 +71,11 @@ impl Check {
 
 /// Checks a whole campaign: settings, templates, and every recipient's letter.
 pub fn check(dir: &Path, clock: &Clock) -> Findings {
+    inspect(dir, clock, false)
+}
+
+/// [`check`], keeping the campaign, its templates and every entry when `keep` is set.
+pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
     let mut findings = Findings::default();
     let campaign = match Campaign::load(dir, clock) {
         Ok(c) => c,
@@ -68,6 +95,10 @@ pub fn check(dir: &Path, clock: &Clock) -> Findings {
         Ok(r) => r,
         Err(p) => {
             findings.problems.push(p);
+            if keep {
+                findings.kept.campaign = Some(campaign);
+                findings.kept.letters = letters;
+            }
             return findings;
         }
     };
@@ -84,15 +115,38 @@ pub fn check(dir: &Path, clock: &Clock) -> Findings {
         }
         let checked: Vec<_> = chunk
             .into_par_iter()
-            .map(|item| Recipients::check(&path, item))
+            .map(|item| {
+                let span = item.as_ref().ok().map(|raw| raw.span.clone());
+                (span, Recipients::check(&path, item))
+            })
             .collect();
         let mut admitted: Vec<Recipient> = Vec::with_capacity(checked.len());
-        for result in checked {
-            match result.map(|r| recipients.admit(&r).map(|()| r)) {
-                Ok(Ok(r)) => admitted.push(r),
-                Ok(Err(p)) => findings.problems.push(p),
-                Err(problems) => findings.problems.extend(problems),
+        for (span, result) in checked {
+            let problems = match result.map(|r| recipients.admit(&r).map(|()| r)) {
+                Ok(Ok(r)) => {
+                    if keep {
+                        findings
+                            .kept
+                            .entries
+                            .push(Entry::Admitted(Box::new(r.clone())));
+                    }
+                    admitted.push(r);
+                    continue;
+                }
+                Ok(Err(p)) => vec![p],
+                Err(problems) => problems,
+            };
+            if keep {
+                let id = problems.iter().find_map(|p| p.recipient.clone());
+                let span = span.or_else(|| {
+                    problems
+                        .iter()
+                        .find_map(|p| p.location.as_ref())
+                        .map(|l| l.span.clone())
+                });
+                findings.kept.entries.push(Entry::Rejected { id, span });
             }
+            findings.problems.extend(problems);
         }
         findings.recipients += admitted.len();
         findings.with_email += admitted.iter().filter(|r| r.has_email()).count();
@@ -118,6 +172,10 @@ pub fn check(dir: &Path, clock: &Clock) -> Findings {
         findings.problems.extend(fields.warnings(&path, letters));
     }
     findings.problems.extend(timing.warnings(&campaign));
+    if keep {
+        findings.kept.campaign = Some(campaign);
+        findings.kept.letters = letters;
+    }
     findings
 }
 

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod init;
+pub mod preview;
 pub mod render;
 pub mod send;
 pub mod status;
@@ -43,6 +44,7 @@ pub enum Command {
     Render(render::Render),
     Send(send::Send),
     Status(status::Status),
+    Preview(preview::Preview),
 }
 
 /// Exit statuses: 0 all good, 1 the campaign has problems or letters failed, 2 bad command line
@@ -66,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Render(c) => c.execute(&cli.dir, &clock, &mut out),
         Command::Send(c) => c.execute(&cli.dir, &clock, &mut out),
         Command::Status(c) => c.execute(&cli.dir, &clock, &mut out),
+        Command::Preview(c) => c.execute(&cli.dir, &clock, &mut out),
     };
     if ok {
         ExitCode::SUCCESS

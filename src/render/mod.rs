@@ -189,7 +189,7 @@ impl Renderer for Email {
 }
 
 /// The letter as a page, titled by its subject (or, without one, its addressee).
-fn page(letter: &Letter, recipient: &Recipient) -> String {
+pub(crate) fn page(letter: &Letter, recipient: &Recipient) -> String {
     let title = if letter.subject.is_empty() {
         recipient.name.as_str()
     } else {

@@ -654,6 +654,23 @@ impl Running {
         self.finish()
     }
 
+    /// The next line the run prints on stdout (without its newline); the rest of stdout is then
+    /// no longer collected.
+    pub fn stdout_line(&mut self) -> String {
+        use std::io::BufRead;
+        let stdout = self.child.stdout.take().expect("stdout is read once");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read stdout");
+        line.trim_end().to_string()
+    }
+
+    /// The campaign folder of the run.
+    pub fn path(&self) -> PathBuf {
+        self.test.path()
+    }
+
     /// A file of the campaign folder, written while the run goes on.
     pub fn write(&self, path: &str, text: &str) {
         std::fs::write(self.test.tempdir.path().join(path), text).expect("write a campaign file");

@@ -1,0 +1,99 @@
+//! Watches the campaign's files and makes a new reading when one changes.
+//!
+//! Only the folders that hold the settings, the recipients file, the templates and their
+//! partials are watched, each without its subfolders: a campaign kept in a bigger folder (a
+//! repository with a `target/`) costs a handful of watches, and writing `out/` changes nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+
+use super::server::Preview;
+use super::Sources;
+
+/// How long the files must be quiet before they are read: an editor's save (write a copy,
+/// rename it over the file) is one change, not three.
+pub const QUIET: Duration = Duration::from_millis(60);
+
+/// Starts watching; each change makes a new reading and tells the open pages. Runs until the
+/// process ends.
+pub fn start(preview: Preview) -> Result<(), String> {
+    let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
+    let mut debouncer = new_debouncer(QUIET, move |events: DebounceEventResult| {
+        if let Ok(events) = events {
+            let _ = tx.send(events.into_iter().map(|e| e.path).collect());
+        }
+    })
+    .map_err(|e| format!("cannot watch the campaign's files: {e}"))?;
+    let mut sources = preview.snapshot().sources(preview.dir());
+    watch(&mut debouncer, &sources, &[])?;
+    std::thread::Builder::new()
+        .name("preview-watch".into())
+        .spawn(move || {
+            while let Ok(mut paths) = rx.recv() {
+                // Everything that changes until the files are quiet is one reading.
+                while let Ok(more) = rx.recv_timeout(QUIET) {
+                    paths.extend(more);
+                }
+                if !paths.iter().any(|p| matters(p, &sources)) {
+                    continue;
+                }
+                let snapshot = preview.reload();
+                let now = snapshot.sources(preview.dir());
+                if now != sources {
+                    if let Err(e) = watch(&mut debouncer, &now, &sources.folders) {
+                        eprintln!("warning: {e}");
+                    }
+                    sources = now;
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start watching: {e}"))?;
+    Ok(())
+}
+
+fn watch(
+    debouncer: &mut Debouncer<RecommendedWatcher>,
+    sources: &Sources,
+    before: &[PathBuf],
+) -> Result<(), String> {
+    let watcher = debouncer.watcher();
+    for folder in before {
+        let _ = watcher.unwatch(folder);
+    }
+    for folder in &sources.folders {
+        // A folder that does not exist yet (no partials) is read when its parent changes.
+        if folder.is_dir() {
+            watcher
+                .watch(folder, RecursiveMode::NonRecursive)
+                .map_err(|e| format!("cannot watch {}: {e}", folder.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a change to `path` can change a letter: the settings or recipients file, or a file
+/// in a template folder that is not an editor's scratch file.
+fn matters(path: &Path, sources: &Sources) -> bool {
+    if sources.files.iter().any(|f| f == path) {
+        return true;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let scratch = name.starts_with('.')
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.ends_with(".tmp")
+        || name.chars().all(|c| c.is_ascii_digit());
+    let in_templates = path
+        .parent()
+        .is_some_and(|parent| sources.templates.iter().any(|t| t == parent));
+    // The partials folder itself appearing or going.
+    !scratch && (in_templates || sources.templates.iter().any(|t| t == path))
+}
