@@ -1,1 +1,350 @@
+//! The preview page in a real browser: Debian's Chromium, driven over WebDriver (chromedriver)
+//! with fantoccini. Part of the second suite (`--features system-tests`): .ci/run installs
+//! `chromium` and `chromium-driver`; without them these tests fail, they never skip.
+//!
+//! The first test saves a screenshot to target/screenshots/preview.png; the README shows it
+//! (docs/preview.png is a copy).
 
+mod common;
+#[path = "common/preview.rs"]
+mod preview;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use common::{Test, RECIPIENTS};
+use preview::Served;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long anything the page does may take before the test gives up.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        for program in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(program).exists(),
+                "{program} is missing: install Debian's chromium and chromium-driver \
+                 (apt-get install chromium chromium-driver), as .ci/run does"
+            );
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < PATIENCE, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver {
+            child,
+            port,
+            profile: tempfile::tempdir().expect("a profile folder"),
+        }
+    }
+
+    /// A new headless Chromium, as the machine's notes say to start it here.
+    async fn browser(&self) -> Client {
+        let args = [
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--window-size=1400,1000".into(),
+            format!("--user-data-dir={}", self.profile.path().display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({ "binary": CHROMIUM, "args": args }),
+        );
+        // chromedriver speaks plain HTTP on 127.0.0.1: no TLS.
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `check` holds, asking again every 50 ms.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < PATIENCE, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn text(browser: &Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .text()
+        .await
+        .expect("an element's text")
+}
+
+async fn count(browser: &Client, css: &str) -> usize {
+    browser
+        .find_all(Locator::Css(css))
+        .await
+        .map_or(0, |all| all.len())
+}
+
+/// The text of the letter in its frame.
+async fn letter_text(browser: &Client) -> String {
+    let frame = browser
+        .find(Locator::Id("letter-frame"))
+        .await
+        .expect("the letter's frame");
+    frame.enter_frame().await.expect("enter the letter's frame");
+    let body = match browser.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    browser.enter_parent_frame().await.expect("leave the frame");
+    body
+}
+
+async fn shown(browser: &Client) -> String {
+    let value = browser
+        .execute("return document.body.dataset.shown || ''", vec![])
+        .await
+        .expect("run a script");
+    value.as_str().unwrap_or_default().to_string()
+}
+
+async fn select(browser: &Client, key: &str) {
+    browser
+        .find(Locator::Css(&format!("#recipients li[data-key='{key}']")))
+        .await
+        .unwrap_or_else(|e| panic!("{key} is not in the list: {e}"))
+        .click()
+        .await
+        .expect("click a recipient");
+    eventually(&format!("{key}'s letter is shown"), || async {
+        shown(browser).await.starts_with(&format!("{key}@"))
+    })
+    .await;
+}
+
+fn screenshot_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/preview.png")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_volunteer_finds_a_letter_reads_it_and_sees_an_edit_arrive() {
+    let served = Served::start(Test::root_campaign());
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    browser.goto(&served.url).await.expect("open the page");
+    eventually("the list of recipients", || async {
+        count(&browser, "#recipients li").await == 10
+    })
+    .await;
+    assert!(text(&browser, "#tally").await.starts_with("10 recipients"));
+
+    // Search by country, then choose the one letter found.
+    let search = browser.find(Locator::Id("search")).await.unwrap();
+    search.send_keys("norway").await.unwrap();
+    eventually("the search narrows the list", || async {
+        count(&browser, "#recipients li").await == 1
+    })
+    .await;
+    select(&browser, "cn-embassy-norway").await;
+    let letter = letter_text(&browser).await;
+    assert!(letter.contains("Your Excellency,"), "{letter}");
+    assert!(letter.contains("Tuengen allé 2B"), "{letter}");
+    assert_eq!(
+        text(&browser, "#name").await,
+        "H.E. the Ambassador of the People's Republic of China"
+    );
+
+    // The email as it will be sent.
+    browser
+        .find(Locator::Css("#tabs [data-tab='email']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text(&browser, "#h-to")
+        .await
+        .contains("embassy-norway@example.org"));
+    assert_eq!(text(&browser, "#h-cc").await, "consular-norway@example.org");
+    assert!(text(&browser, "#email-text")
+        .await
+        .contains("Your Excellency,"));
+
+    // Next and previous walk the whole list once the search is cleared.
+    search.clear().await.unwrap();
+    eventually("the whole list is back", || async {
+        count(&browser, "#recipients li").await == 10
+    })
+    .await;
+    browser
+        .find(Locator::Id("next"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually("next shows the second recipient", || async {
+        shown(&browser).await.starts_with("cn-embassy-france@")
+    })
+    .await;
+    assert!(text(&browser, "#email-text").await.contains("Excellence,"));
+    browser
+        .find(Locator::Id("prev"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually("previous goes back", || async {
+        shown(&browser).await.starts_with("cn-embassy-norway@")
+    })
+    .await;
+    browser
+        .find(Locator::Css("#tabs [data-tab='letter']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // A volunteer corrects the address in recipients.toml: the open page follows, unreloaded.
+    browser
+        .execute("window.notReloaded = true", vec![])
+        .await
+        .unwrap();
+    let path = served.path().join("recipients.toml");
+    let recipients = std::fs::read_to_string(&path).unwrap();
+    served.write(
+        "recipients.toml",
+        &recipients.replace("Tuengen allé 2B", "Tuengen allé 4"),
+    );
+    eventually("the edit reaches the letter", || async {
+        letter_text(&browser).await.contains("Tuengen allé 4")
+    })
+    .await;
+    let kept = browser
+        .execute("return window.notReloaded === true", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        kept,
+        json!(true),
+        "the page was reloaded instead of updated"
+    );
+    assert!(text(&browser, "#live").await.starts_with("updated at"));
+
+    let png = browser.screenshot().await.expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::create_dir_all(screenshot_path().parent().unwrap()).unwrap();
+    std::fs::write(screenshot_path(), &png).expect("save the screenshot");
+    browser.close().await.unwrap();
+    served.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn problems_and_hostile_names_show_as_text_in_the_page() {
+    let recipients = format!(
+        "{RECIPIENTS}country = \"Norway\"\n\n{}",
+        r#"[[recipient]]
+id = "eve"
+name = "<img src=x onerror=\"window.attacked=1\"><script>window.attacked=2</script>"
+email = "eve@example.org"
+country = "</iframe><b>Nowhere</b>"
+"#
+    );
+    let template = "Dear {{recipient.name}} in {{recipient.country}},\n";
+    let test = Test::campaign().recipients(&recipients).template(template);
+    let served = Served::start(test);
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    browser
+        .goto(&format!("{}#bob", served.url))
+        .await
+        .expect("open the page");
+    eventually("bob's letter, chosen by the address", || async {
+        shown(&browser).await.starts_with("bob@")
+    })
+    .await;
+    assert_eq!(
+        letter_text(&browser).await.trim(),
+        "Dear Bob Minister in Norway,"
+    );
+
+    // Alice's letter reads a field she lacks: marked in the list, explained in the page.
+    assert_eq!(count(&browser, "#recipients li.broken").await, 1);
+    select(&browser, "alice").await;
+    let problems = text(&browser, "#problems").await;
+    assert!(
+        problems.contains("templates/letter.md, line 1"),
+        "{problems}"
+    );
+    assert!(problems.contains("recipient alice"), "{problems}");
+    assert!(problems.contains("What to do:"), "{problems}");
+    assert!(text(&browser, "#no-letter")
+        .await
+        .contains("cannot be merged"));
+
+    // Eve's name is shown as the characters it is, and nothing in it runs.
+    select(&browser, "eve").await;
+    let name = text(&browser, "#recipients li[data-key='eve'] .name").await;
+    assert!(name.starts_with("<img src=x"), "{name}");
+    assert_eq!(count(&browser, "#recipients img, #main img, b").await, 0);
+    let letter = letter_text(&browser).await;
+    assert!(
+        letter.contains("<script>window.attacked=2</script>"),
+        "{letter}"
+    );
+    assert!(letter.contains("</iframe><b>Nowhere</b>"), "{letter}");
+    let attacked = browser
+        .execute("return window.attacked === undefined", vec![])
+        .await
+        .unwrap();
+    assert_eq!(attacked, json!(true), "a recipient's name ran as script");
+    browser.close().await.unwrap();
+    served.stop();
+}

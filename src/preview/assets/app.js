@@ -234,6 +234,7 @@ function listen() {
 
 document.addEventListener('DOMContentLoaded', () => {
   $('search').addEventListener('input', renderList);
+  $('search').addEventListener('change', renderList);
   $('prev').addEventListener('click', () => step(-1));
   $('next').addEventListener('click', () => step(1));
   for (const button of $('tabs').children) {
