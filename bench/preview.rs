@@ -1,0 +1,169 @@
+//! The preview's two figures, measured in headless Chromium (run by bench/preview.sh, which
+//! makes the campaign):
+//!
+//! - first page load: from the start of navigation until the list is drawn and the first
+//!   letter is shown in its frame (`window.lettermerge.shownAt`, set by the page itself), for a
+//!   new page each time (nothing is cached: every answer is `no-store`);
+//! - a change on disk: from just before recipients.toml is written until the page shows the
+//!   letter merged from the new file.
+//!
+//! CAMPAIGN=DIR (required) is the campaign; LETTERMERGE=PATH the binary (default: this build's);
+//! LOADS and CHANGES the number of runs of each.
+
+#[path = "../tests/common/browser.rs"]
+mod browser;
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use browser::{eventually, Driver};
+use fantoccini::Client;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+// The page's clock is the wall clock too: the two are compared, so LETTERMERGE_NOW has no say.
+#[allow(clippy::disallowed_methods)]
+fn epoch_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs_f64()
+        * 1000.0
+}
+
+/// The page's own record of what it last showed: (version, key, when in epoch ms).
+async fn last_shown(browser: &Client) -> (u64, String, f64) {
+    let v = browser
+        .execute("return window.lettermerge", vec![])
+        .await
+        .expect("read window.lettermerge");
+    (
+        v["version"].as_u64().unwrap_or(0),
+        v["key"].as_str().unwrap_or_default().to_string(),
+        v["shownAt"].as_f64().unwrap_or(0.0),
+    )
+}
+
+fn summary(name: &str, mut ms: Vec<f64>) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{name}: n={} median {:.0} ms, p90 {:.0} ms, max {:.0} ms, min {:.0} ms",
+        ms.len(),
+        at(0.5),
+        at(0.9),
+        ms[ms.len() - 1],
+        ms[0]
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let campaign =
+        PathBuf::from(std::env::var("CAMPAIGN").expect("CAMPAIGN=DIR: run bench/preview.sh"));
+    let binary = std::env::var("LETTERMERGE")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lettermerge").to_string());
+    let (loads, changes) = (env_or("LOADS", 30), env_or("CHANGES", 20));
+
+    let mut server = Command::new(&binary)
+        .args(["-C"])
+        .arg(&campaign)
+        .args(["preview", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start lettermerge preview");
+    let mut url = String::new();
+    std::io::BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut url)
+        .expect("read the address");
+    let url = url.trim().to_string();
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+
+    // First page load, a new page each time.
+    let mut load_ms = Vec::new();
+    for i in 0..=loads {
+        browser.goto("about:blank").await.expect("blank page");
+        browser.goto(&url).await.expect("open the preview");
+        eventually("the first letter is shown", || async {
+            last_shown(&browser).await.2 > 0.0
+        })
+        .await;
+        let since_navigation = browser
+            .execute(
+                "return window.lettermerge.shownAt - performance.timeOrigin",
+                vec![],
+            )
+            .await
+            .expect("read the timing")
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        if i == 0 {
+            println!("first page load, cold (first ever): {since_navigation:.0} ms");
+        } else {
+            load_ms.push(since_navigation);
+        }
+    }
+    let entries = browser
+        .execute(
+            "return document.querySelectorAll('#recipients li').length",
+            vec![],
+        )
+        .await
+        .expect("count the list");
+    println!("recipients listed: {entries}");
+    summary(
+        "first page load (navigation start -> list and first letter shown)",
+        load_ms,
+    );
+
+    // A change on disk.
+    let path = campaign.join("recipients.toml");
+    let original = std::fs::read_to_string(&path).expect("read recipients.toml");
+    let (first_name, key) = {
+        let (_, key, _) = last_shown(&browser).await;
+        let line = original
+            .lines()
+            .find(|l| l.starts_with("name = "))
+            .expect("a name")
+            .to_string();
+        (line, key)
+    };
+    let mut change_ms = Vec::new();
+    for i in 0..changes {
+        let (before, _, _) = last_shown(&browser).await;
+        let edited = original.replacen(&first_name, &format!("name = \"Edited Addressee {i}\""), 1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let written = epoch_ms();
+        std::fs::write(&path, edited).expect("write recipients.toml");
+        eventually("the edit is shown", || async {
+            let (version, shown_key, _) = last_shown(&browser).await;
+            version > before && shown_key == key
+        })
+        .await;
+        let (_, _, at) = last_shown(&browser).await;
+        change_ms.push(at - written);
+    }
+    std::fs::write(&path, original).expect("restore recipients.toml");
+    summary("change on disk -> shown in the page", change_ms);
+
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.id())).unwrap_or_default();
+    if let Some(peak) = status.lines().find(|l| l.starts_with("VmHWM")) {
+        println!(
+            "preview server peak memory: {}",
+            peak.trim_start_matches("VmHWM:").trim()
+        );
+    }
+    browser.close().await.ok();
+    let _ = server.kill();
+    let _ = server.wait();
+}
