@@ -21,6 +21,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use browser::{eventually, Driver};
 use fantoccini::Client;
 
+/// Each request of the page: when it started and ended, from the start of navigation.
+const WHERE_THE_TIME_GOES: &str = r#"
+const nav = performance.getEntriesByType('navigation')[0];
+const parts = [`page ${nav.requestStart.toFixed(0)}-${nav.responseEnd.toFixed(0)}`,
+  `DOMContentLoaded ${nav.domContentLoadedEventEnd.toFixed(0)}`];
+for (const r of performance.getEntriesByType('resource')) {
+  const name = new URL(r.name).pathname.replace(/^\/letters\/[^/]+/, '/letters/ID').replace(/^\/api\/letters\/.*/, '/api/letters/ID');
+  parts.push(`${name} ${r.startTime.toFixed(0)}-${r.responseEnd.toFixed(0)}`);
+}
+parts.push(`letter shown ${window.lettermerge.sinceStart.toFixed(0)}`);
+parts.push(`whole list drawn ${(window.lettermerge.listedAt || 0).toFixed(0)}`);
+return parts.join(', ');
+"#;
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -93,19 +107,33 @@ async fn main() {
     for i in 0..=loads {
         browser.goto("about:blank").await.expect("blank page");
         browser.goto(&url).await.expect("open the preview");
-        eventually("the first letter is shown", || async {
-            last_shown(&browser).await.2 > 0.0
-        })
+        eventually(
+            "the first letter is shown and the whole list drawn",
+            || async {
+                let listed = browser
+                    .execute("return window.lettermerge.listed || 0", vec![])
+                    .await
+                    .expect("read the list's length");
+                listed.as_u64().unwrap_or(0) > 0
+            },
+        )
         .await;
         let since_navigation = browser
-            .execute(
-                "return window.lettermerge.shownAt - performance.timeOrigin",
-                vec![],
-            )
+            .execute("return window.lettermerge.sinceStart", vec![])
             .await
             .expect("read the timing")
             .as_f64()
             .unwrap_or(f64::NAN);
+        if i == 0 || i == loads {
+            let steps = browser
+                .execute(WHERE_THE_TIME_GOES, vec![])
+                .await
+                .expect("read the resource timings");
+            println!(
+                "  where the time went (ms from navigation start): {}",
+                steps.as_str().unwrap_or_default()
+            );
+        }
         if i == 0 {
             println!("first page load, cold (first ever): {since_navigation:.0} ms");
         } else {

@@ -8,28 +8,30 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, Debouncer};
+use notify::event::{AccessKind, AccessMode};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::server::Preview;
 use super::Sources;
 
 /// How long the files must be quiet before they are read: an editor's save (write a copy,
 /// rename it over the file) is one change, not three.
-pub const QUIET: Duration = Duration::from_millis(60);
+pub const QUIET: Duration = Duration::from_millis(50);
 
 /// Starts watching; each change makes a new reading and tells the open pages. Runs until the
 /// process ends.
 pub fn start(preview: Preview) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
-    let mut debouncer = new_debouncer(QUIET, move |events: DebounceEventResult| {
-        if let Ok(events) = events {
-            let _ = tx.send(events.into_iter().map(|e| e.path).collect());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+        if let Ok(event) = event {
+            if writes(&event.kind) {
+                let _ = tx.send(event.paths);
+            }
         }
     })
     .map_err(|e| format!("cannot watch the campaign's files: {e}"))?;
     let mut sources = preview.snapshot().sources(preview.dir());
-    watch(&mut debouncer, &sources, &[])?;
+    watch(&mut watcher, &sources, &[])?;
     std::thread::Builder::new()
         .name("preview-watch".into())
         .spawn(move || {
@@ -44,7 +46,7 @@ pub fn start(preview: Preview) -> Result<(), String> {
                 let snapshot = preview.reload();
                 let now = snapshot.sources(preview.dir());
                 if now != sources {
-                    if let Err(e) = watch(&mut debouncer, &now, &sources.folders) {
+                    if let Err(e) = watch(&mut watcher, &now, &sources.folders) {
                         eprintln!("warning: {e}");
                     }
                     sources = now;
@@ -55,12 +57,21 @@ pub fn start(preview: Preview) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether an event can change a file's contents. Opening and reading are not changes: the
+/// preview's own reading of the files must not start another.
+fn writes(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 fn watch(
-    debouncer: &mut Debouncer<RecommendedWatcher>,
+    watcher: &mut RecommendedWatcher,
     sources: &Sources,
     before: &[PathBuf],
 ) -> Result<(), String> {
-    let watcher = debouncer.watcher();
     for folder in before {
         let _ = watcher.unwatch(folder);
     }

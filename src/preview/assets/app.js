@@ -57,8 +57,14 @@ function showProblems(section, problems) {
   section.hidden = problems.length === 0;
 }
 
-async function loadCampaign() {
-  const c = await getJSON('/api/campaign');
+// The page arrives with the campaign in it; later readings are fetched.
+function initialCampaign() {
+  const data = document.getElementById('campaign-data');
+  return data ? JSON.parse(data.textContent) : null;
+}
+
+async function loadCampaign(initial) {
+  const c = initial || await getJSON('/api/campaign');
   state.version = c.version;
   state.entries = c.entries;
   $('campaign').textContent = c.campaign || '';
@@ -71,36 +77,58 @@ async function loadCampaign() {
     const found = state.entries.find((e) => e.key === wanted);
     state.key = found ? found.key : (state.entries[0] ? state.entries[0].key : null);
   }
-  renderList();
-  await showLetter();
+  // The letter is asked for before the list is drawn, so the two overlap.
+  const shown = showLetter();
+  const rest = renderList(true);
+  await shown;
+  rest();
+  window.lettermerge.listed = $('recipients').children.length;
+  window.lettermerge.listedAt = performance.now();
 }
 
-function renderList() {
+// Drawn at once: enough for the first screen. The rest of a long list follows.
+const FIRST_SCREEN = 60;
+let listDrawn = 0;
+
+function listItem(e) {
+  const li = el('li');
+  li.dataset.key = e.key;
+  if (e.errors) {
+    li.classList.add('broken');
+    li.append(el('span', 'badge error', plural(e.errors, 'error')));
+  } else if (e.warnings) {
+    li.append(el('span', 'badge warning', plural(e.warnings, 'warning')));
+  }
+  li.append(el('span', 'name', e.name || (e.id ? e.id : 'entry on line ' + e.line)));
+  li.append(el('span', 'sub', [e.id || e.key, e.country].filter(Boolean).join(' · ')));
+  if (e.key === state.key) li.classList.add('selected');
+  return li;
+}
+
+// Draws the list the search lets through. With `later`, only the first screen is drawn now and
+// the returned function draws the rest (after the letter is shown); otherwise all of it.
+function renderList(later) {
   const words = folded($('search').value).split(/\s+/).filter(Boolean);
   state.shown = state.entries.filter((e) => {
-    const text = folded([e.name, e.country, e.key, e.email, e.language].join(' '));
-    return words.every((w) => text.includes(w));
-  });
-  const items = state.shown.map((e) => {
-    const li = el('li');
-    li.dataset.key = e.key;
-    if (e.errors) {
-      li.classList.add('broken');
-      li.append(el('span', 'badge error', plural(e.errors, 'error')));
-    } else if (e.warnings) {
-      li.append(el('span', 'badge warning', plural(e.warnings, 'warning')));
+    if (e.folded === undefined) {
+      e.folded = folded([e.name, e.country, e.key, e.email, e.language].join(' '));
     }
-    li.append(el('span', 'name', e.name || (e.id ? e.id : 'entry on line ' + e.line)));
-    li.append(el('span', 'sub', [e.id || e.key, e.country].filter(Boolean).join(' · ')));
-    if (e.key === state.key) li.classList.add('selected');
-    li.addEventListener('click', () => select(e.key));
-    return li;
+    return words.every((w) => e.folded.includes(w));
   });
-  $('recipients').replaceChildren(...items);
+  const list = $('recipients');
+  const drawing = ++listDrawn;
+  const cut = later ? FIRST_SCREEN : state.shown.length;
+  list.replaceChildren(...state.shown.slice(0, cut).map(listItem));
+  const rest = () => {
+    if (drawing === listDrawn && cut < state.shown.length) {
+      list.append(...state.shown.slice(cut).map(listItem));
+    }
+  };
   $('count').textContent = state.shown.length === state.entries.length
     ? plural(state.entries.length, 'recipient')
     : state.shown.length + ' of ' + plural(state.entries.length, 'recipient');
   updateButtons();
+  return rest;
 }
 
 function updateButtons() {
@@ -148,6 +176,11 @@ async function showLetter() {
   const v = await getJSON('/api/letters/' + encodeURIComponent(key));
   if (key !== state.key || version !== state.version) return; // a newer request is under way
   state.letter = v;
+  // The frame first: its request goes out while the rest of the page is filled in.
+  const waits = [];
+  if (v.letter && $('letter-frame').getAttribute('src') !== v.letter.page) {
+    waits.push(load($('letter-frame'), v.letter.page));
+  }
   const entry = state.entries.find((e) => e.key === key) || {};
   $('name').textContent = v.name || v.id || 'Entry on line ' + v.line;
   const meta = [v.id, entry.country, entry.language, v.line ? 'line ' + v.line : null];
@@ -160,18 +193,15 @@ async function showLetter() {
   }
   showEmail(v);
   state.pdfShown = null;
-  const waits = [];
   if (v.letter) {
     $('pdf-link').href = v.letter.pdf || '#';
-    if ($('letter-frame').getAttribute('src') !== v.letter.page) {
-      waits.push(load($('letter-frame'), v.letter.page));
-    }
     if (state.tab === 'pdf') waits.push(showPdf());
   } else {
     $('letter-frame').removeAttribute('src');
   }
   await Promise.all(waits);
-  window.lettermerge = { version, key, shownAt: performance.timeOrigin + performance.now() };
+  // shownAt: the wall clock (to compare with a file's write); sinceStart: since navigation began.
+  window.lettermerge = { version, key, shownAt: Date.now(), sinceStart: performance.now() };
   document.body.dataset.shown = key + '@' + version;
 }
 
@@ -233,8 +263,12 @@ function listen() {
 }
 
 document.addEventListener('DOMContentLoaded', () => {
-  $('search').addEventListener('input', renderList);
-  $('search').addEventListener('change', renderList);
+  $('search').addEventListener('input', () => renderList());
+  $('search').addEventListener('change', () => renderList());
+  $('recipients').addEventListener('click', (e) => {
+    const li = e.target.closest('li');
+    if (li) select(li.dataset.key);
+  });
   $('prev').addEventListener('click', () => step(-1));
   $('next').addEventListener('click', () => step(1));
   for (const button of $('tabs').children) {
@@ -246,6 +280,6 @@ document.addEventListener('DOMContentLoaded', () => {
     if (e.key === 'k' || e.key === 'ArrowUp') { step(-1); e.preventDefault(); }
   });
   window.addEventListener('hashchange', () => select(decodeURIComponent(location.hash.slice(1))));
-  loadCampaign().catch((e) => { $('live').textContent = 'cannot load the campaign: ' + e.message; });
+  loadCampaign(initialCampaign()).catch((e) => { $('live').textContent = 'cannot load the campaign: ' + e.message; });
   listen();
 });
