@@ -97,6 +97,46 @@ async fn a_volunteer_finds_a_letter_reads_it_and_sees_an_edit_arrive() {
         .await
         .contains("Your Excellency,"));
 
+    // The PDF tab shows the letter's PDF.
+    browser
+        .find(Locator::Css("#tabs [data-tab='pdf']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let pdf_frame = || async {
+        browser
+            .find(Locator::Id("pdf-frame"))
+            .await
+            .unwrap()
+            .attr("src")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    };
+    eventually("the PDF tab asks for the letter's PDF", || async {
+        pdf_frame()
+            .await
+            .starts_with("/letters/cn-embassy-norway/pdf")
+    })
+    .await;
+    let pdf = pdf_frame().await;
+    let answer = served.get(&pdf);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/pdf"),
+        "{}",
+        answer.text()
+    );
+    browser
+        .find(Locator::Css("#tabs [data-tab='email']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
     // Next and previous walk the whole list once the search is cleared.
     search.clear().await.unwrap();
     eventually("the whole list is back", || async {

@@ -232,7 +232,10 @@ organization = "</iframe><b>bold</b>"
     // The page carries the list in a JSON script element that no name can end.
     let index = served.get("/").text();
     assert!(!index.contains("<script>alert(1)"), "{index}");
-    assert!(index.contains("\\u003cscript>alert(1)\\u003c/script>"), "{index}");
+    assert!(
+        index.contains("\\u003cscript>alert(1)\\u003c/script>"),
+        "{index}"
+    );
     let page = served.get("/letters/eve/page").text();
     assert!(!page.contains("<script"), "{page}");
     assert!(!page.contains("<img"), "{page}");
@@ -371,4 +374,31 @@ fn a_folder_that_is_not_a_campaign_is_a_clear_error() {
         .status(1)
         .stderr_has("is not a campaign folder")
         .run();
+}
+
+#[test]
+fn open_starts_the_browser_on_the_page() {
+    // webbrowser runs $BROWSER when it is set: here, a script that notes the address it gets.
+    let test = Test::campaign();
+    let script = test.path().join("browser.sh");
+    let noted = test.path().join("opened.txt");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" > '{}'\n", noted.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let served = Served::start_with(test.env("BROWSER", script.to_str().unwrap()), &["--open"]);
+    let started = std::time::Instant::now();
+    while !noted.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "--open did not start the browser"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(std::fs::read_to_string(&noted).unwrap().trim(), served.url);
+    served.stop();
 }

@@ -41,7 +41,15 @@ impl Answer {
 impl Served {
     /// Starts `lettermerge preview --port 0` on the test's campaign and reads its address.
     pub fn start(test: Test) -> Served {
-        let mut running = test.args(["preview", "--port", "0"]).spawn();
+        Served::start_with(test, &[])
+    }
+
+    /// [`Served::start`] with more arguments for `preview`.
+    pub fn start_with(test: Test, more: &[&str]) -> Served {
+        let mut running = test
+            .args(["preview", "--port", "0"])
+            .args(more.iter().copied())
+            .spawn();
         let url = running.stdout_line();
         assert!(
             url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
