@@ -402,3 +402,44 @@ fn open_starts_the_browser_on_the_page() {
     assert_eq!(std::fs::read_to_string(&noted).unwrap().trim(), served.url);
     served.stop();
 }
+
+#[test]
+fn partials_and_editors_that_save_by_renaming_are_followed() {
+    let served = Served::start(Test::campaign());
+    let mut events = served.events();
+    assert_eq!(events.next().0, "version");
+
+    // A partials folder made after the preview started, then a partial in it.
+    std::fs::create_dir(served.path().join("templates/partials")).unwrap();
+    served.write("templates/partials/closing.md", "With regards,");
+    served.write(
+        "templates/letter.md",
+        "Dear {{recipient.name}},\n\n{{> closing}}\n",
+    );
+    served.until(&mut events, |_| {
+        served
+            .get("/letters/bob/page")
+            .text()
+            .contains("With regards,")
+    });
+    served.write("templates/partials/closing.md", "Yours faithfully,");
+    served.until(&mut events, |_| {
+        served
+            .get("/letters/bob/page")
+            .text()
+            .contains("Yours faithfully,")
+    });
+
+    // An editor that writes a copy and renames it over the file.
+    served.write(
+        ".recipients.toml.swp",
+        &RECIPIENTS.replace("Bob Minister", "Bob Renamed"),
+    );
+    std::fs::rename(
+        served.path().join(".recipients.toml.swp"),
+        served.path().join("recipients.toml"),
+    )
+    .unwrap();
+    served.until(&mut events, |c| c["entries"][1]["name"] == "Bob Renamed");
+    served.stop();
+}

@@ -31,7 +31,11 @@ pub fn start(preview: Preview) -> Result<(), String> {
     })
     .map_err(|e| format!("cannot watch the campaign's files: {e}"))?;
     let mut sources = preview.snapshot().sources(preview.dir());
-    watch(&mut watcher, &sources, &[])?;
+    let mut watched = Watched {
+        watcher,
+        folders: Vec::new(),
+    };
+    watched.follow(&sources)?;
     std::thread::Builder::new()
         .name("preview-watch".into())
         .spawn(move || {
@@ -43,13 +47,10 @@ pub fn start(preview: Preview) -> Result<(), String> {
                 if !paths.iter().any(|p| matters(p, &sources)) {
                     continue;
                 }
-                let snapshot = preview.reload();
-                let now = snapshot.sources(preview.dir());
-                if now != sources {
-                    if let Err(e) = watch(&mut watcher, &now, &sources.folders) {
-                        eprintln!("warning: {e}");
-                    }
-                    sources = now;
+                sources = preview.reload().sources(preview.dir());
+                // New settings may name other files; a partials folder may have been made.
+                if let Err(e) = watched.follow(&sources) {
+                    eprintln!("warning: {e}");
                 }
             }
         })
@@ -67,23 +68,33 @@ fn writes(kind: &EventKind) -> bool {
     }
 }
 
-fn watch(
-    watcher: &mut RecommendedWatcher,
-    sources: &Sources,
-    before: &[PathBuf],
-) -> Result<(), String> {
-    for folder in before {
-        let _ = watcher.unwatch(folder);
-    }
-    for folder in &sources.folders {
-        // A folder that does not exist yet (no partials) is read when its parent changes.
-        if folder.is_dir() {
-            watcher
+/// The watcher and the folders it watches.
+struct Watched {
+    watcher: RecommendedWatcher,
+    folders: Vec<PathBuf>,
+}
+
+impl Watched {
+    /// Watches the folders of `sources` that exist (a folder made later is seen when its parent
+    /// changes), and no others.
+    fn follow(&mut self, sources: &Sources) -> Result<(), String> {
+        let wanted: Vec<PathBuf> = sources
+            .folders
+            .iter()
+            .filter(|f| f.is_dir())
+            .cloned()
+            .collect();
+        for folder in self.folders.iter().filter(|f| !wanted.contains(f)) {
+            let _ = self.watcher.unwatch(folder);
+        }
+        for folder in wanted.iter().filter(|f| !self.folders.contains(f)) {
+            self.watcher
                 .watch(folder, RecursiveMode::NonRecursive)
                 .map_err(|e| format!("cannot watch {}: {e}", folder.display()))?;
         }
+        self.folders = wanted;
+        Ok(())
     }
-    Ok(())
 }
 
 /// Whether a change to `path` can change a letter: the settings or recipients file, or a file
