@@ -22,7 +22,7 @@ pub const QUIET: Duration = Duration::from_millis(50);
 /// process ends.
 pub fn start(preview: Preview) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Vec<PathBuf>>();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+    let watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
         if let Ok(event) = event {
             if writes(&event.kind) {
                 let _ = tx.send(event.paths);
