@@ -17,7 +17,7 @@ use fantoccini::{Client, Locator};
 use serde_json::json;
 
 use browser::{count, eventually, shown, text, Driver};
-use common::{Test, RECIPIENTS};
+use common::{Test, HOSTILE, HOSTILE_SHOWN, RECIPIENTS};
 use preview::Served;
 
 /// The text of the letter in its frame.
@@ -211,7 +211,8 @@ async fn a_volunteer_finds_a_letter_reads_it_and_sees_an_edit_arrive() {
 #[tokio::test(flavor = "multi_thread")]
 async fn problems_and_hostile_names_show_as_text_in_the_page() {
     let recipients = format!(
-        "{RECIPIENTS}country = \"Norway\"\n\n{}",
+        "{RECIPIENTS}country = \"Norway\"\n\n{}\n{}",
+        HOSTILE.replace("id = \"alice\"", "id = \"kim\"\ncountry = \"Korea\""),
         r#"[[recipient]]
 id = "eve"
 name = "<img src=x onerror=\"window.attacked=1\"><script>window.attacked=2</script>"
@@ -262,6 +263,19 @@ country = "</iframe><b>Nowhere</b>"
         "{letter}"
     );
     assert!(letter.contains("</iframe><b>Nowhere</b>"), "{letter}");
+    // The name every core test renders as text: as text here too, in the list and the letter.
+    select(&browser, "kim").await;
+    assert_eq!(
+        text(&browser, "#recipients li[data-key='kim'] .name").await,
+        HOSTILE_SHOWN
+            .replace(" <script>", "\r\n<script>")
+            .replace("\r\n", " ")
+    );
+    let letter = letter_text(&browser).await;
+    assert!(
+        letter.contains(&format!("Dear {HOSTILE_SHOWN} in Korea,")),
+        "{letter}"
+    );
     let attacked = browser
         .execute("return window.attacked === undefined", vec![])
         .await

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{header, headers, part, Test, NOW};
+use common::{header, headers, part, Test, HOSTILE, HOSTILE_SHOWN, NOW};
 
 // ---------------------------------------------------------------------------------------------
 // Starting out
@@ -285,15 +285,6 @@ timezone = "Mars/Olympus"
 // ---------------------------------------------------------------------------------------------
 // Recipient data is text, never markup
 // ---------------------------------------------------------------------------------------------
-
-const HOSTILE: &str = r#"[[recipient]]
-id = "alice"
-name = "*Kim* _Lee_\r\n<script>alert(1)</script> {{recipient.id}}"
-email = "kim@example.org"
-"#;
-
-/// The hostile name as a reader must see it: the line break is a space.
-const HOSTILE_SHOWN: &str = "*Kim* _Lee_ <script>alert(1)</script> {{recipient.id}}";
 
 #[test]
 fn hostile_name_is_text_in_txt() {

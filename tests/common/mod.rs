@@ -33,6 +33,16 @@ const SETTINGS: &[(&str, &[&str])] = &[
     ("letter", &["subject = \"Free the prisoners\""]),
 ];
 
+/// A recipient whose name is made to look like markup of every kind the letters pass through.
+pub const HOSTILE: &str = r#"[[recipient]]
+id = "alice"
+name = "*Kim* _Lee_\r\n<script>alert(1)</script> {{recipient.id}}"
+email = "kim@example.org"
+"#;
+
+/// The hostile name as a reader must see it: the line break is a space.
+pub const HOSTILE_SHOWN: &str = "*Kim* _Lee_ <script>alert(1)</script> {{recipient.id}}";
+
 /// The minimal campaign's letter.
 pub const TEMPLATE: &str = "\
 {{format_date date}}
