@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use browser::{count, eventually, shown, text, Driver};
+use browser::{click, count, eventually, shown, text, Driver};
 use common::{Test, HOSTILE, HOSTILE_SHOWN, RECIPIENTS};
 use preview::Served;
 
@@ -36,13 +36,7 @@ async fn letter_text(browser: &Client) -> String {
 }
 
 async fn select(browser: &Client, key: &str) {
-    browser
-        .find(Locator::Css(&format!("#recipients li[data-key='{key}']")))
-        .await
-        .unwrap_or_else(|e| panic!("{key} is not in the list: {e}"))
-        .click()
-        .await
-        .expect("click a recipient");
+    click(browser, &format!("#recipients li[data-key='{key}']")).await;
     eventually(&format!("{key}'s letter is shown"), || async {
         shown(browser).await.starts_with(&format!("{key}@"))
     })
@@ -82,13 +76,7 @@ async fn a_volunteer_finds_a_letter_reads_it_and_sees_an_edit_arrive() {
     );
 
     // The email as it will be sent.
-    browser
-        .find(Locator::Css("#tabs [data-tab='email']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#tabs [data-tab='email']").await;
     assert!(text(&browser, "#h-to")
         .await
         .contains("embassy-norway@example.org"));
@@ -98,13 +86,7 @@ async fn a_volunteer_finds_a_letter_reads_it_and_sees_an_edit_arrive() {
         .contains("Your Excellency,"));
 
     // The PDF tab shows the letter's PDF.
-    browser
-        .find(Locator::Css("#tabs [data-tab='pdf']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#tabs [data-tab='pdf']").await;
     let pdf_frame = || async {
         browser
             .find(Locator::Id("pdf-frame"))
@@ -129,13 +111,7 @@ async fn a_volunteer_finds_a_letter_reads_it_and_sees_an_edit_arrive() {
         "{}",
         answer.text()
     );
-    browser
-        .find(Locator::Css("#tabs [data-tab='email']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#tabs [data-tab='email']").await;
 
     // Next and previous walk the whole list once the search is cleared.
     search.clear().await.unwrap();
@@ -143,36 +119,18 @@ async fn a_volunteer_finds_a_letter_reads_it_and_sees_an_edit_arrive() {
         count(&browser, "#recipients li").await == 10
     })
     .await;
-    browser
-        .find(Locator::Id("next"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#next").await;
     eventually("next shows the second recipient", || async {
         shown(&browser).await.starts_with("cn-embassy-france@")
     })
     .await;
     assert!(text(&browser, "#email-text").await.contains("Excellence,"));
-    browser
-        .find(Locator::Id("prev"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#prev").await;
     eventually("previous goes back", || async {
         shown(&browser).await.starts_with("cn-embassy-norway@")
     })
     .await;
-    browser
-        .find(Locator::Css("#tabs [data-tab='letter']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#tabs [data-tab='letter']").await;
 
     // A volunteer corrects the address in recipients.toml: the open page follows, unreloaded.
     browser

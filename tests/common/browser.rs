@@ -113,6 +113,17 @@ pub async fn text(browser: &Client, css: &str) -> String {
         .expect("an element's text")
 }
 
+/// Clicks the element `css` selects.
+pub async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} to click: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
 pub async fn count(browser: &Client, css: &str) -> usize {
     browser
         .find_all(Locator::Css(css))
