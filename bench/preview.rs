@@ -1,14 +1,15 @@
 //! The preview's two figures, measured in headless Chromium (run by bench/preview.sh, which
 //! makes the campaign):
 //!
-//! - first page load: from the start of navigation until the list is drawn and the first
-//!   letter is shown in its frame (`window.lettermerge.shownAt`, set by the page itself), for a
-//!   new page each time (nothing is cached: every answer is `no-store`);
+//! - first page load: from the start of navigation until the first letter is shown in its frame
+//!   and the whole list is drawn (`window.lettermerge.listedAt`, set by the page itself), for a
+//!   new navigation in the same tab and for a new tab each time (nothing is cached: every answer
+//!   is `no-store`);
 //! - a change on disk: from just before recipients.toml is written until the page shows the
 //!   letter merged from the new file.
 //!
 //! CAMPAIGN=DIR (required) is the campaign; LETTERMERGE=PATH the binary (default: this build's);
-//! LOADS and CHANGES the number of runs of each.
+//! LOADS (same tab), TABS (a new tab each) and CHANGES the number of runs of each.
 
 #[path = "../tests/common/browser.rs"]
 mod browser;
@@ -65,6 +66,29 @@ async fn last_shown(browser: &Client) -> (u64, String, f64) {
     )
 }
 
+/// Opens the preview in the current tab and waits until the page has drawn the whole list and
+/// shown the first letter; returns how long that took from the start of navigation, in ms.
+async fn open(browser: &Client, url: &str) -> f64 {
+    browser.goto(url).await.expect("open the preview");
+    eventually(
+        "the first letter is shown and the whole list drawn",
+        || async {
+            let listed = browser
+                .execute("return window.lettermerge.listedAt || 0", vec![])
+                .await
+                .expect("read the page's timing");
+            listed.as_f64().unwrap_or(0.0) > 0.0
+        },
+    )
+    .await;
+    browser
+        .execute("return window.lettermerge.listedAt", vec![])
+        .await
+        .expect("read the page's timing")
+        .as_f64()
+        .unwrap_or(f64::NAN)
+}
+
 fn summary(name: &str, mut ms: Vec<f64>) {
     ms.sort_by(|a, b| a.total_cmp(b));
     let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
@@ -84,7 +108,11 @@ async fn main() {
         PathBuf::from(std::env::var("CAMPAIGN").expect("CAMPAIGN=DIR: run bench/preview.sh"));
     let binary = std::env::var("LETTERMERGE")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lettermerge").to_string());
-    let (loads, changes) = (env_or("LOADS", 30), env_or("CHANGES", 20));
+    let (loads, tabs, changes) = (
+        env_or("LOADS", 30),
+        env_or("TABS", 10),
+        env_or("CHANGES", 20),
+    );
 
     let mut server = Command::new(&binary)
         .args(["-C"])
@@ -102,28 +130,11 @@ async fn main() {
     let driver = Driver::start();
     let browser = driver.browser().await;
 
-    // First page load, a new page each time.
+    // First page load: a new navigation in the same tab, then in a new tab each time.
     let mut load_ms = Vec::new();
     for i in 0..=loads {
         browser.goto("about:blank").await.expect("blank page");
-        browser.goto(&url).await.expect("open the preview");
-        eventually(
-            "the first letter is shown and the whole list drawn",
-            || async {
-                let listed = browser
-                    .execute("return window.lettermerge.listed || 0", vec![])
-                    .await
-                    .expect("read the list's length");
-                listed.as_u64().unwrap_or(0) > 0
-            },
-        )
-        .await;
-        let since_navigation = browser
-            .execute("return window.lettermerge.sinceStart", vec![])
-            .await
-            .expect("read the timing")
-            .as_f64()
-            .unwrap_or(f64::NAN);
+        let ms = open(&browser, &url).await;
         if i == 0 || i == loads {
             let steps = browser
                 .execute(WHERE_THE_TIME_GOES, vec![])
@@ -135,11 +146,27 @@ async fn main() {
             );
         }
         if i == 0 {
-            println!("first page load, cold (first ever): {since_navigation:.0} ms");
+            println!("first page load, cold (the first in a new Chromium): {ms:.0} ms");
         } else {
-            load_ms.push(since_navigation);
+            load_ms.push(ms);
         }
     }
+    let first_tab = browser.window().await.expect("this tab");
+    let mut tab_ms = Vec::new();
+    for _ in 0..tabs {
+        let tab = browser.new_window(true).await.expect("a new tab");
+        browser
+            .switch_to_window(tab.handle)
+            .await
+            .expect("go to the tab");
+        tab_ms.push(open(&browser, &url).await);
+        browser.close_window().await.expect("close the tab");
+        browser
+            .switch_to_window(first_tab.clone())
+            .await
+            .expect("back to the first tab");
+    }
+    open(&browser, &url).await;
     let entries = browser
         .execute(
             "return document.querySelectorAll('#recipients li').length",
@@ -149,9 +176,10 @@ async fn main() {
         .expect("count the list");
     println!("recipients listed: {entries}");
     summary(
-        "first page load (navigation start -> list and first letter shown)",
+        "first page load, same tab (navigation start -> first letter shown, whole list drawn)",
         load_ms,
     );
+    summary("first page load, a new tab each time", tab_ms);
 
     // A change on disk.
     let path = campaign.join("recipients.toml");
