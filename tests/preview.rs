@@ -170,6 +170,10 @@ name = "Nobody Without An Id"
     // Alice's letter reads a field she lacks: the template's line, the recipient, the hint.
     let alice = served.get("/api/letters/alice").json();
     assert!(alice["letter"].is_null());
+    assert!(alice["no_letter"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be merged"));
     let problem = &alice["problems"][0];
     assert_eq!(problem["severity"], "error");
     assert_eq!(problem["recipient"], "alice");
@@ -441,5 +445,21 @@ fn partials_and_editors_that_save_by_renaming_are_followed() {
     )
     .unwrap();
     served.until(&mut events, |c| c["entries"][1]["name"] == "Bob Renamed");
+    served.stop();
+}
+
+#[test]
+fn a_template_that_does_not_compile_is_shown_at_the_top_and_on_every_letter() {
+    let served = Served::start(Test::campaign().template("Dear {{#if recipient.name}}friend,\n"));
+    let campaign = served.get("/api/campaign").json();
+    assert_eq!(campaign["entries"].as_array().unwrap().len(), 2);
+    let problem = &campaign["problems"][0];
+    assert_eq!(problem["severity"], "error");
+    assert_eq!(problem["file"], "templates/letter.md");
+    let alice = served.get("/api/letters/alice").json();
+    assert!(alice["letter"].is_null());
+    let why = alice["no_letter"].as_str().unwrap();
+    assert!(why.contains("templates have errors"), "{why}");
+    assert_eq!(served.get("/letters/alice/page").status, 422);
     served.stop();
 }

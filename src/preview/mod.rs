@@ -101,6 +101,8 @@ pub struct LetterView {
     pub email: Option<EmailView>,
     /// Why there is no email: print-only, or the problem that stops it.
     pub no_email: Option<String>,
+    /// Why there is no letter: the entry or its letter has errors.
+    pub no_letter: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -305,7 +307,7 @@ impl Snapshot {
         let letters = self
             .letters
             .as_ref()
-            .ok_or("the templates have errors: see the campaign's problems")?;
+            .ok_or("the templates have errors (listed at the top of the page)")?;
         letters.render(recipient).map_err(|p| p.to_string())
     }
 
@@ -323,19 +325,23 @@ impl Snapshot {
             letter: None,
             email: None,
             no_email: None,
+            no_letter: None,
         };
         let Entry::Admitted(recipient) = entry else {
             if let Entry::Rejected { id, .. } = entry {
                 view.id = id.clone();
             }
-            view.no_email = Some("this entry has errors: fix them to see its letter".into());
+            view.no_letter = Some("this entry has errors: fix them to see its letter".into());
             return Some(view);
         };
         view.id = Some(recipient.id.to_string());
         view.name = recipient.name.clone();
-        let Ok(letter) = self.letter(recipient) else {
-            view.no_email = Some("the letter cannot be merged: see its problems".into());
-            return Some(view);
+        let letter = match self.letter(recipient) {
+            Ok(letter) => letter,
+            Err(why) => {
+                view.no_letter = Some(format!("the letter cannot be merged: {why}"));
+                return Some(view);
+            }
         };
         let query = format!("?v={}", self.version);
         let base = format!("/letters/{}", recipient.id);

@@ -187,7 +187,7 @@ async function showLetter() {
   $('meta').textContent = meta.filter(Boolean).join(' · ');
   showProblems($('problems'), v.problems);
   $('no-letter').hidden = Boolean(v.letter);
-  $('no-letter').textContent = v.letter ? '' : (v.no_email || 'This letter cannot be shown.');
+  $('no-letter').textContent = v.letter ? '' : (v.no_letter || 'This letter cannot be shown.');
   for (const tab of ['letter', 'email', 'pdf']) {
     $('panel-' + tab).hidden = !v.letter || state.tab !== tab;
   }
