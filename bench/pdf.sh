@@ -28,16 +28,9 @@ trap cleanup EXIT
 command -v pdfinfo >/dev/null || die "pdfinfo missing: apt-get install poppler-utils"
 fc-list 2>/dev/null | grep "Noto Serif CJK" >/dev/null || die "no Noto Serif CJK: apt-get install fonts-noto-cjk"
 
-if [ -n "${LETTERMERGE:-}" ]; then
-  BIN="$LETTERMERGE"
-else
-  note "cargo build --release"
-  (cd "$ROOT" && cargo build --release --quiet) || die "release build failed"
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/lettermerge"
-fi
-
 # shellcheck source=bench/timed.sh
 . "$ROOT/bench/timed.sh"
+release_binary
 
 # median RESULT_PREFIX: the run with the median wall time, "wall rss cpu".
 median() { for i in $(seq 1 "$RUNS"); do cat "$1.$i"; done | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }

@@ -41,14 +41,9 @@ trap cleanup EXIT
 # shellcheck source=bench/postfix.sh
 . "$ROOT/bench/postfix.sh"
 
-if [ -n "${LETTERMERGE:-}" ]; then
-  BIN="$LETTERMERGE"
-else
-  note "cargo build --release"
-  (cd "$ROOT" && cargo build --release --quiet) || die "release build failed"
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/lettermerge"
-fi
-[ -x "$BIN" ] || die "no binary at $BIN"
+# shellcheck source=bench/timed.sh
+. "$ROOT/bench/timed.sh"
+release_binary
 
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 start_sink "$PORT" "$WORK/sink.log"
@@ -65,9 +60,6 @@ security = "none"
 connections = 8
 EOF
 }
-
-# shellcheck source=bench/timed.sh
-. "$ROOT/bench/timed.sh"
 
 # --- (a) punctuality ----------------------------------------------------------------------------
 A="$WORK/on-time"

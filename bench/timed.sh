@@ -1,4 +1,17 @@
-# Sourced by bench/schedule.sh and bench/pdf.sh.
+# Sourced by bench/schedule.sh and bench/pdf.sh (which define ROOT, die and note first).
+
+# release_binary: sets BIN to $LETTERMERGE when given, else builds and uses the release binary.
+release_binary() {
+  if [ -n "${LETTERMERGE:-}" ]; then
+    BIN="$LETTERMERGE"
+  else
+    note "cargo build --release"
+    (cd "$ROOT" && cargo build --release --quiet) || die "release build failed"
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/lettermerge"
+  fi
+  [ -x "$BIN" ] || die "no binary at $BIN"
+}
+
 # timed RESULT cmd...: runs cmd (stdout dropped, stderr to RESULT.log); RESULT gets
 # "wall_s maxrss_kb cpu_s" (CPU = user + system of the command and its children).
 timed() {

@@ -127,6 +127,24 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// 1-based line numbers of many offsets in one text, its line starts found once (where
+/// [`line_of`] counts from the start each time).
+pub struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex(starts)
+    }
+
+    /// The line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&start| start <= offset)
+    }
+}
+
 /// Renders problems as text with source snippets, reading each file once.
 #[derive(Default)]
 pub struct Reporter {
@@ -226,6 +244,10 @@ mod tests {
         assert_eq!(offset_of(text, 2, 3), 5);
         assert_eq!(offset_of(text, 3, 1), 8);
         assert_eq!(line_of(text, 5), 2);
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() {
+            assert_eq!(index.line(offset), line_of(text, offset), "{offset}");
+        }
     }
 
     #[test]

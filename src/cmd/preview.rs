@@ -71,8 +71,7 @@ impl Preview {
             Ok(a) => a.port(),
             Err(e) => return fail(out, Problem::error(format!("cannot read the port: {e}"))),
         };
-        let preview = Server::new(dir.to_path_buf(), *clock);
-        preview.listen_on(port);
+        let preview = Server::new(dir.to_path_buf(), *clock, port);
         if let Err(e) = watch::start(preview.clone()) {
             out.say(format!(
                 "warning: {e}; the page will not update by itself, reload it after each change"

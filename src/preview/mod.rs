@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::campaign::{Campaign, Recipient};
 use crate::clock::Clock;
 use crate::cmd::check::{inspect, Entry};
-use crate::diagnostic::{line_of, Problem, Reporter, Severity};
+use crate::diagnostic::{LineIndex, Problem, Reporter, Severity};
 use crate::render::{Email, Renderer};
 use crate::template::{Letter, Letters};
 
@@ -31,10 +31,11 @@ pub struct Snapshot {
     campaign: Option<Campaign>,
     letters: Option<Letters>,
     entries: Vec<Entry>,
-    /// Each entry's key (its id, or `@line` for an entry without a valid id) → its index.
+    /// Each entry's key (its id, or `@line` for an entry without a valid id) and the line of the
+    /// recipients file where it starts, in the order of `entries`.
+    places: Vec<(String, Option<usize>)>,
+    /// Each key → the index of its (first) entry.
     keys: HashMap<String, usize>,
-    /// The line of the recipients file where each entry starts.
-    lines: Vec<Option<usize>>,
     /// `/api/campaign`, made once per reading.
     summary: Vec<u8>,
     /// Problems by entry key; those of no entry under "".
@@ -77,15 +78,11 @@ struct EntryView<'a> {
 struct Summary<'a> {
     version: u64,
     campaign: Option<&'a str>,
-    /// When this reading was made (RFC 3339).
-    read_at: String,
-    recipients_file: Option<String>,
     entries: Vec<EntryView<'a>>,
     errors: usize,
     warnings: usize,
     /// Problems that concern no one recipient: settings, templates, the schedule.
     problems: &'a [ProblemView],
-    pdf: bool,
 }
 
 /// One entry's letter and email, for `/api/letters/{key}`.
@@ -150,28 +147,36 @@ impl Snapshot {
             .as_ref()
             .and_then(|p| std::fs::read_to_string(p).ok())
             .unwrap_or_default();
-        let line = |span: &Range<usize>| line_of(&text, span.start);
-        let mut keys = HashMap::with_capacity(kept.entries.len());
-        for (i, entry) in kept.entries.iter().enumerate() {
-            keys.entry(key_of(entry, &line)).or_insert(i);
-        }
-        let lines = kept
+        let lines = LineIndex::new(&text);
+        let line = |span: &Range<usize>| lines.line(span.start);
+        let places: Vec<(String, Option<usize>)> = kept
             .entries
             .iter()
-            .map(|e| match e {
-                Entry::Admitted(r) => Some(line(&r.span)),
-                Entry::Rejected { span, .. } => span.as_ref().map(line),
+            .map(|entry| match entry {
+                Entry::Admitted(r) => (r.id.to_string(), Some(line(&r.span))),
+                Entry::Rejected { id, span } => {
+                    let at = span.as_ref().map(line);
+                    let key = id
+                        .clone()
+                        .unwrap_or_else(|| format!("@{}", at.unwrap_or(0)));
+                    (key, at)
+                }
             })
             .collect();
+        let mut keys = HashMap::with_capacity(places.len());
+        for (i, (key, _)) in places.iter().enumerate() {
+            keys.entry(key.clone()).or_insert(i);
+        }
         // Problems of entries without an id belong to the entry they point into.
-        let rejected: Vec<(Range<usize>, String)> = kept
+        let rejected: Vec<(&Range<usize>, &String)> = kept
             .entries
             .iter()
-            .filter_map(|e| match e {
+            .zip(&places)
+            .filter_map(|(entry, (key, _))| match entry {
                 Entry::Rejected {
                     id: None,
                     span: Some(span),
-                } => Some((span.clone(), key_of(e, &line))),
+                } => Some((span, key)),
                 _ => None,
             })
             .collect();
@@ -190,7 +195,7 @@ impl Snapshot {
                         rejected
                             .iter()
                             .find(|(span, _)| span.contains(&l.span.start))
-                            .map(|(_, key)| key.clone())
+                            .map(|(_, key)| (*key).clone())
                     })
                     .unwrap_or_default(),
             };
@@ -202,13 +207,13 @@ impl Snapshot {
             campaign: kept.campaign,
             letters: kept.letters,
             entries: kept.entries,
+            places,
             keys,
-            lines,
             summary: Vec::new(),
             problems,
             pdf: OnceLock::new(),
         };
-        snapshot.summary = snapshot.summarize(recipients_file.as_deref(), &line, dir, clock);
+        snapshot.summary = snapshot.summarize();
         snapshot
     }
 
@@ -217,66 +222,42 @@ impl Snapshot {
         &self.summary
     }
 
-    fn summarize(
-        &self,
-        recipients_file: Option<&Path>,
-        line: &dyn Fn(&Range<usize>) -> usize,
-        dir: &Path,
-        clock: &Clock,
-    ) -> Vec<u8> {
-        let read_at = clock.now();
-        let count = |key: &str, severity: &str| {
-            self.problems
-                .get(key)
-                .map_or(0, |ps| ps.iter().filter(|p| p.severity == severity).count())
-        };
-        let mut lines = self.lines.iter().copied();
+    fn summarize(&self) -> Vec<u8> {
         let entries = self
             .entries
             .iter()
-            .map(|entry| {
-                let key = key_of(entry, line);
-                let (errors, warnings) = (count(&key, "error"), count(&key, "warning"));
-                match entry {
-                    Entry::Admitted(r) => EntryView {
-                        id: Some(r.id.as_str()),
-                        name: &r.name,
-                        country: country(r),
-                        email: r.email.as_ref().map(|m| m.email.to_string()),
-                        language: Some(r.language.tag()),
-                        line: lines.next().flatten(),
-                        errors,
-                        warnings,
-                        key,
-                    },
-                    Entry::Rejected { id, .. } => EntryView {
-                        id: id.as_deref(),
-                        name: "",
-                        country: String::new(),
-                        email: None,
-                        language: None,
-                        line: lines.next().flatten(),
-                        errors,
-                        warnings,
-                        key,
-                    },
+            .zip(&self.places)
+            .map(|(entry, (key, line))| {
+                let problems = self.problems.get(key).map_or(&[][..], Vec::as_slice);
+                let (errors, warnings) = tally(problems);
+                let (id, recipient) = match entry {
+                    Entry::Admitted(r) => (Some(r.id.as_str()), Some(r)),
+                    Entry::Rejected { id, .. } => (id.as_deref(), None),
+                };
+                EntryView {
+                    key: key.clone(),
+                    id,
+                    name: recipient.map_or("", |r| r.name.as_str()),
+                    country: recipient.map(|r| country(r)).unwrap_or_default(),
+                    email: recipient.and_then(|r| r.email.as_ref().map(|m| m.email.to_string())),
+                    language: recipient.map(|r| r.language.tag()),
+                    line: *line,
+                    errors,
+                    warnings,
                 }
             })
             .collect();
-        let all = self.problems.values().flatten();
+        let (_, errors, warnings) = self.counts();
         let summary = Summary {
             version: self.version,
             campaign: self
                 .campaign
                 .as_ref()
                 .map(|c| c.settings.campaign.id.as_str()),
-            read_at: read_at.to_rfc3339(),
-            recipients_file: recipients_file.map(|p| shown(p, dir)),
             entries,
-            errors: all.clone().filter(|p| p.severity == "error").count(),
-            warnings: all.filter(|p| p.severity == "warning").count(),
+            errors,
+            warnings,
             problems: self.problems.get("").map_or(&[], Vec::as_slice),
-            pdf: cfg!(feature = "pdf"),
         };
         serde_json::to_vec(&summary).unwrap_or_default()
     }
@@ -287,12 +268,12 @@ impl Snapshot {
 
     /// How many entries, errors and warnings this reading has.
     pub fn counts(&self) -> (usize, usize, usize) {
-        let all = || self.problems.values().flatten();
-        (
-            self.entries.len(),
-            all().filter(|p| p.severity == "error").count(),
-            all().filter(|p| p.severity == "warning").count(),
-        )
+        let (errors, warnings) = self
+            .problems
+            .values()
+            .map(|ps| tally(ps))
+            .fold((0, 0), |(e, w), (de, dw)| (e + de, w + dw));
+        (self.entries.len(), errors, warnings)
     }
 
     fn admitted(&self, key: &str) -> Option<&Recipient> {
@@ -320,7 +301,7 @@ impl Snapshot {
             key: key.to_string(),
             id: None,
             name: String::new(),
-            line: self.lines[index],
+            line: self.places[index].1,
             problems,
             letter: None,
             email: None,
@@ -545,15 +526,10 @@ fn parent(path: &Path) -> PathBuf {
     }
 }
 
-/// An entry's key in URLs and the list: its id, or `@line` when it has no valid id.
-fn key_of(entry: &Entry, line: &dyn Fn(&Range<usize>) -> usize) -> String {
-    match entry {
-        Entry::Admitted(r) => r.id.to_string(),
-        Entry::Rejected { id: Some(id), .. } => id.clone(),
-        Entry::Rejected { id: None, span } => {
-            format!("@{}", span.as_ref().map_or(0, line))
-        }
-    }
+/// How many of `problems` are errors and how many warnings.
+fn tally(problems: &[ProblemView]) -> (usize, usize) {
+    let errors = problems.iter().filter(|p| p.severity == "error").count();
+    (errors, problems.len() - errors)
 }
 
 /// The recipient's country: a `country` field, else the last line of the address.

@@ -42,13 +42,14 @@ struct Inner {
     clock: Clock,
     snapshot: RwLock<Arc<Snapshot>>,
     changes: broadcast::Sender<u64>,
-    /// The Host headers this server answers to (`127.0.0.1:PORT`, `localhost:PORT`).
-    hosts: RwLock<Vec<String>>,
+    /// The Host headers this server answers to (`127.0.0.1:PORT`, `localhost:PORT`): a web page
+    /// elsewhere cannot reach the preview through a name of its own that points at 127.0.0.1.
+    hosts: [String; 2],
 }
 
 impl Preview {
-    /// Reads the campaign once, before the first page is asked for.
-    pub fn new(dir: PathBuf, clock: Clock) -> Preview {
+    /// Reads the campaign once, before the first page is asked for, to serve on `port`.
+    pub fn new(dir: PathBuf, clock: Clock, port: u16) -> Preview {
         let snapshot = Snapshot::load(&dir, &clock, 1);
         let (changes, _) = broadcast::channel(16);
         Preview {
@@ -57,7 +58,7 @@ impl Preview {
                 clock,
                 snapshot: RwLock::new(Arc::new(snapshot)),
                 changes,
-                hosts: RwLock::new(Vec::new()),
+                hosts: [format!("127.0.0.1:{port}"), format!("localhost:{port}")],
             }),
         }
     }
@@ -90,13 +91,6 @@ impl Preview {
         snapshot
     }
 
-    /// Answers only requests addressed to this port on this computer: a web page elsewhere
-    /// cannot reach the preview through a name that points at 127.0.0.1.
-    pub fn listen_on(&self, port: u16) {
-        *self.inner.hosts.write().unwrap_or_else(|e| e.into_inner()) =
-            vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")];
-    }
-
     /// Every route of the preview.
     pub fn router(&self) -> Router {
         Router::new()
@@ -123,15 +117,7 @@ async fn guard(State(preview): State<Preview>, request: Request, next: Next) -> 
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let allowed = {
-        let hosts = preview
-            .inner
-            .hosts
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
-        hosts.is_empty() || hosts.contains(&host)
-    };
-    if !allowed {
+    if !preview.inner.hosts.contains(&host) {
         return (
             StatusCode::FORBIDDEN,
             "the preview answers only at http://127.0.0.1 on its own port\n",

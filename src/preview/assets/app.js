@@ -82,7 +82,6 @@ async function loadCampaign(initial) {
   const rest = renderList(true);
   await shown;
   rest();
-  window.lettermerge.listed = $('recipients').children.length;
   window.lettermerge.listedAt = performance.now();
 }
 
