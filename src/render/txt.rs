@@ -1,8 +1,8 @@
 //! Plain text, wrapped for email: the letter's words without markup.
 
 use pulldown_cmark::{Event, LinkType, Parser, Tag, TagEnd};
-use textwrap::core::Word;
-use textwrap::{Options, WordSeparator, WordSplitter, WrapAlgorithm};
+use textwrap::core::{display_width, Fragment};
+use textwrap::wrap_algorithms::wrap_first_fit;
 
 use super::markdown_options;
 
@@ -225,15 +225,19 @@ impl TextWriter {
                 self.out.push('\n');
                 continue;
             }
-            let options = Options::new(self.width)
-                .initial_indent(indent)
-                .subsequent_indent(&rest)
-                .word_separator(WordSeparator::Custom(letter_words))
-                .word_splitter(WordSplitter::NoHyphenation)
-                .wrap_algorithm(WrapAlgorithm::FirstFit)
-                .break_words(false);
-            for wrapped in textwrap::wrap(line, options) {
-                self.out.push_str(wrapped.trim_end());
+            let widths =
+                [columns(indent), columns(&rest)].map(|w| self.width.saturating_sub(w) as f64);
+            let pieces = pieces(line);
+            for (n, wrapped) in wrap_first_fit(&pieces, &widths).into_iter().enumerate() {
+                let (Some(first_piece), Some(last)) = (wrapped.first(), wrapped.last()) else {
+                    continue;
+                };
+                let start = self.out.len();
+                self.out
+                    .push_str(if n == 0 { indent } else { rest.as_str() });
+                self.out.push_str(&line[first_piece.start..last.end]);
+                let kept = start + self.out[start..].trim_end().len();
+                self.out.truncate(kept);
                 self.out.push('\n');
             }
         }
@@ -247,25 +251,75 @@ impl TextWriter {
     }
 }
 
+/// A word of a line and the spaces after it, as byte offsets into the line, with its width in
+/// columns: what textwrap's first-fit algorithm places, without a `Word` built per word.
+#[derive(Debug)]
+struct Piece {
+    start: usize,
+    end: usize,
+    width: f64,
+    space: f64,
+}
+
+impl Fragment for Piece {
+    fn width(&self) -> f64 {
+        self.width
+    }
+
+    fn whitespace_width(&self) -> f64 {
+        self.space
+    }
+
+    fn penalty_width(&self) -> f64 {
+        0.0
+    }
+}
+
+/// Columns a piece of text takes: its length for ASCII, else each character's display width.
+fn columns(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        display_width(s)
+    }
+}
+
 /// Where a line of a letter may break: at spaces, and around Chinese and Japanese characters,
 /// which are written without spaces; never inside a URL, a document number or a Korean word, and
 /// never before a closing mark such as `，` or `。`.
-fn letter_words(line: &str) -> Box<dyn Iterator<Item = Word<'_>> + '_> {
-    if line.is_ascii() {
-        return WordSeparator::AsciiSpace.find_words(line);
+fn pieces(line: &str) -> Vec<Piece> {
+    let mut pieces = Vec::with_capacity(line.len() / 5 + 1);
+    let mut at = 0;
+    while at < line.len() {
+        let rest = &line[at..];
+        let word = rest.find(' ').unwrap_or(rest.len());
+        let spaces = rest[word..].len() - rest[word..].trim_start_matches(' ').len();
+        let text = &rest[..word];
+        if !text.is_ascii() && text.chars().any(is_ideographic) {
+            let mut start = at;
+            for segment in cjk_segments(text) {
+                pieces.push(Piece {
+                    start,
+                    end: start + segment.len(),
+                    width: columns(segment) as f64,
+                    space: 0.0,
+                });
+                start += segment.len();
+            }
+            if let Some(last) = pieces.last_mut() {
+                last.space = spaces as f64;
+            }
+        } else {
+            pieces.push(Piece {
+                start: at,
+                end: at + word,
+                width: columns(text) as f64,
+                space: spaces as f64,
+            });
+        }
+        at += word + spaces;
     }
-    Box::new(WordSeparator::AsciiSpace.find_words(line).flat_map(
-        |word| -> Box<dyn Iterator<Item = Word<'_>>> {
-            if !word.word.chars().any(is_ideographic) {
-                return Box::new(std::iter::once(word));
-            }
-            let mut parts: Vec<Word<'_>> = cjk_segments(word.word).map(Word::from).collect();
-            if let Some(last) = parts.last_mut() {
-                last.whitespace = word.whitespace;
-            }
-            Box::new(parts.into_iter())
-        },
-    ))
+    pieces
 }
 
 /// Splits a run of text without spaces where a line may break.
@@ -345,6 +399,19 @@ mod tests {
             "{text}"
         );
         assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+    }
+
+    #[test]
+    fn lines_are_filled_first_fit_and_long_words_stay_whole() {
+        let md = "one two three four five six seven eight nine ten https://example.org/a/very/long/path/that/cannot/break eleven\n";
+        let text = to_text(md, 20);
+        assert_eq!(
+            text,
+            "one two three four\nfive six seven eight\nnine ten\nhttps://example.org/a/very/long/path/that/cannot/break\neleven\n"
+        );
+        // Indents count against the width; list items hang under their text.
+        let text = to_text("- alpha beta gamma delta epsilon\n", 16);
+        assert_eq!(text, "- alpha beta\n  gamma delta\n  epsilon\n", "{text}");
     }
 
     #[test]
