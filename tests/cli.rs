@@ -677,6 +677,20 @@ fn print_only_recipient_has_no_eml() {
 }
 
 #[test]
+fn many_print_only_recipients_are_counted_not_all_named() {
+    let recipients: String = (1..=15)
+        .map(|i| format!("[[recipient]]\nid = \"p{i:02}\"\nname = \"P {i}\"\naddress = [\"Street {i}\", \"Town\"]\n\n"))
+        .collect();
+    Test::campaign()
+        .recipients(&recipients)
+        .args(["render", "--format", "eml,md"])
+        .stderr_has("no .eml for 15 recipients without email (print-only): p01, p02,")
+        .stderr_has("p12 and 3 more")
+        .stderr_lacks("p13")
+        .run();
+}
+
+#[test]
 fn email_subject_error_points_at_its_line() {
     Test::campaign()
         .setting("email", r#"subject = "About {{letter.topic}}""#)
