@@ -798,6 +798,25 @@ fn a_fresh_render_leaves_no_partial_folder_and_a_second_replaces_files_whole() {
 }
 
 #[test]
+fn a_file_that_cannot_be_written_is_named_with_its_recipient_and_the_rest_are_written() {
+    let test = Test::campaign();
+    // A folder where alice's letter should go: renaming the letter over it fails.
+    std::fs::create_dir_all(test.path().join("out/alice.md/inside")).unwrap();
+    let ran = test
+        .args(["render", "--format", "md,txt"])
+        .status(1)
+        .stderr_has("cannot write alice.md")
+        .stderr_has("recipient: alice")
+        .stderr_has("check that the output folder is writable")
+        .stderr_has("wrote 3 files for 2 letters")
+        .run();
+    for name in ["alice.txt", "bob.md", "bob.txt"] {
+        assert!(ran.path().join("out").join(name).is_file(), "{name}");
+    }
+    assert!(ran.path().join("out/alice.md/inside").is_dir());
+}
+
+#[test]
 fn out_may_name_an_empty_folder_with_a_trailing_dot() {
     let test = Test::campaign();
     std::fs::create_dir_all(test.path().join("letters")).unwrap();

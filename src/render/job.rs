@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -44,7 +45,6 @@ pub struct Summary {
 
 struct Done {
     files: Vec<(String, Vec<u8>)>,
-    written: usize,
     print_only: bool,
 }
 
@@ -67,59 +67,87 @@ impl Job<'_> {
         let progress = progress_bar(recipients.len_hint());
         let mut found = vec![false; self.only.len()];
         let path = recipients.path.clone();
-        while let Some(checked) = recipients.next_checked() {
-            let mut admitted = Vec::with_capacity(checked.len());
-            for result in checked {
-                match result {
-                    Ok(recipient) => {
-                        if self.selected(&recipient, &mut found) {
-                            admitted.push(recipient);
+        std::thread::scope(|scope| {
+            // One thread creates the files while the others merge letters: threads creating
+            // files in one folder queue on its lock, and the kernel spins while they wait.
+            let writer = target.as_ref().map(|target| {
+                let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Written>>(2);
+                let handle = scope.spawn(move || target.write_all(receive));
+                (send, handle)
+            });
+            while let Some(checked) = recipients.next_checked() {
+                let mut admitted = Vec::with_capacity(checked.len());
+                for result in checked {
+                    match result {
+                        Ok(recipient) => {
+                            if self.selected(&recipient, &mut found) {
+                                admitted.push(recipient);
+                            }
                         }
+                        Err(problems) => summary
+                            .problems
+                            .extend(problems.into_iter().filter(|p| self.reports(p))),
                     }
-                    Err(problems) => summary
-                        .problems
-                        .extend(problems.into_iter().filter(|p| self.reports(p))),
+                }
+                let done: Vec<_> = admitted.par_iter().map(|r| self.letter(r)).collect();
+                let mut batch = Vec::new();
+                for (recipient, result) in admitted.iter().zip(done) {
+                    progress.inc(1);
+                    match result {
+                        Ok(done) => {
+                            summary.letters += 1;
+                            if done.print_only {
+                                summary.print_only.push(recipient.id.clone());
+                            }
+                            match writer {
+                                Some(_) => {
+                                    batch.extend(done.files.into_iter().map(|(name, bytes)| {
+                                        Written {
+                                            recipient: Some(recipient.id.to_string()),
+                                            name,
+                                            bytes,
+                                        }
+                                    }))
+                                }
+                                None => summary.printed.extend(done.files),
+                            }
+                        }
+                        Err(p) => summary.problems.push(p),
+                    }
+                }
+                if let Some((send, _)) = &writer {
+                    // The writer only stops early by panicking, which the join below reports.
+                    let _ = send.send(batch);
                 }
             }
-            let done: Vec<_> = admitted
-                .par_iter()
-                .map(|r| self.letter(r, target.as_ref()))
-                .collect();
-            for (recipient, result) in admitted.iter().zip(done) {
-                progress.inc(1);
-                match result {
-                    Ok(done) => {
-                        summary.letters += 1;
-                        summary.files += done.written;
-                        if done.print_only {
-                            summary.print_only.push(recipient.id.clone());
-                        }
-                        summary.printed.extend(done.files);
-                    }
+            progress.finish_and_clear();
+            let mut last = Vec::new();
+            for renderer in &self.renderers {
+                match renderer.finish() {
+                    Ok(Some((name, bytes))) => match &writer {
+                        Some(_) => last.push(Written {
+                            recipient: None,
+                            name,
+                            bytes,
+                        }),
+                        None => summary.printed.push((name, bytes)),
+                    },
+                    Ok(None) => {}
                     Err(p) => summary.problems.push(p),
                 }
             }
-        }
-        progress.finish_and_clear();
-        for renderer in &self.renderers {
-            match renderer.finish() {
-                Ok(Some((name, bytes))) => match &target {
-                    Some(t) => match t.write(&name, &bytes) {
-                        Ok(()) => summary.files += 1,
-                        Err(e) => {
-                            summary
-                                .problems
-                                .push(Problem::error(format!("cannot write {name}: {e}")).hint(
-                                "check that the output folder is writable and the disk is not full",
-                            ))
-                        }
-                    },
-                    None => summary.printed.push((name, bytes)),
-                },
-                Ok(None) => {}
-                Err(p) => summary.problems.push(p),
+            if let Some((send, handle)) = writer {
+                let _ = send.send(last);
+                drop(send);
+                match handle.join() {
+                    Ok((files, problems)) => {
+                        summary.files += files;
+                        summary.problems.extend(problems);
+                    }
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
             }
-        }
+        });
         if let Some(Err(e)) = target.map(Target::finish) {
             summary.problems.push(
                 Problem::error(format!("cannot move the letters into place: {e}"))
@@ -160,12 +188,11 @@ impl Job<'_> {
         }
     }
 
-    /// Merges one letter and writes (or keeps) a file per format.
-    fn letter(&self, recipient: &Recipient, target: Option<&Target>) -> Result<Done, Problem> {
+    /// Merges one letter and renders a file per format.
+    fn letter(&self, recipient: &Recipient) -> Result<Done, Problem> {
         let letter = self.letters.render(recipient)?;
         let mut done = Done {
             files: Vec::new(),
-            written: 0,
             print_only: false,
         };
         for renderer in &self.renderers {
@@ -174,22 +201,17 @@ impl Job<'_> {
                 continue;
             };
             let name = format!("{}.{}", recipient.id, renderer.format().extension());
-            match target {
-                Some(target) => {
-                    target.write(&name, &bytes).map_err(|e| {
-                        Problem::error(format!("cannot write {name}: {e}"))
-                            .recipient(recipient.id.to_string())
-                            .hint(
-                                "check that the output folder is writable and the disk is not full",
-                            )
-                    })?;
-                    done.written += 1;
-                }
-                None => done.files.push((name, bytes)),
-            }
+            done.files.push((name, bytes));
         }
         Ok(done)
     }
+}
+
+/// A file for the writer thread, and whose letter it is (none for a campaign-wide file).
+struct Written {
+    recipient: Option<String>,
+    name: String,
+    bytes: Vec<u8>,
 }
 
 /// Where a run's files go so that no reader ever sees half a letter.
@@ -233,6 +255,27 @@ impl Target {
             Target::Fresh { staging, .. } => std::fs::write(staging.join(name), bytes),
             Target::Existing(dir) => write_atomic(&dir.join(name), bytes),
         }
+    }
+
+    /// Writes every file it receives until the sender is dropped: how many were written, and a
+    /// problem for each that could not be.
+    fn write_all(&self, batches: Receiver<Vec<Written>>) -> (usize, Vec<Problem>) {
+        let mut written = 0;
+        let mut problems = Vec::new();
+        for file in batches.into_iter().flatten() {
+            match self.write(&file.name, &file.bytes) {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    let problem = Problem::error(format!("cannot write {}: {e}", file.name))
+                        .hint("check that the output folder is writable and the disk is not full");
+                    problems.push(match file.recipient {
+                        Some(id) => problem.recipient(id),
+                        None => problem,
+                    });
+                }
+            }
+        }
+        (written, problems)
     }
 
     fn finish(self) -> std::io::Result<()> {
