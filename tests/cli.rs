@@ -691,6 +691,46 @@ fn many_print_only_recipients_are_counted_not_all_named() {
 }
 
 #[test]
+fn a_recipients_own_letter_slots_stay_theirs() {
+    // One thread merges every letter in turn, so each letter follows one that had other slots.
+    let ran = Test::campaign()
+        .recipients(
+            r#"[[recipient]]
+id = "a"
+name = "A"
+[recipient.letter]
+subject = "their own subject"
+
+[[recipient]]
+id = "b"
+name = "B"
+
+[[recipient]]
+id = "c"
+name = "C"
+[recipient.letter]
+subject = "another subject"
+
+[[recipient]]
+id = "d"
+name = "D"
+"#,
+        )
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["render", "--format", "md"])
+        .run();
+    for (id, subject) in [
+        ("a", "their own subject"),
+        ("b", "Free the prisoners"),
+        ("c", "another subject"),
+        ("d", "Free the prisoners"),
+    ] {
+        let md = String::from_utf8(ran.out_bytes(&format!("{id}.md"))).unwrap();
+        assert!(md.contains(&format!("about {subject}.")), "{id}: {md}");
+    }
+}
+
+#[test]
 fn email_subject_error_points_at_its_line() {
     Test::campaign()
         .setting("email", r#"subject = "About {{letter.topic}}""#)

@@ -7,6 +7,7 @@ pub mod locale;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use handlebars::{Context, Handlebars, RenderError, RenderErrorReason, TemplateError};
 use serde_json::{Map, Value};
@@ -44,6 +45,9 @@ pub struct Letters {
     settings_file: PathBuf,
     /// Where `[email] subject` stands in the settings file, when it is written there.
     subject_span: Option<std::ops::Range<usize>>,
+    /// Contexts holding `shared`, reused letter after letter (one per thread at most), each
+    /// marked when its `letter` carries a recipient's own slots.
+    contexts: Mutex<Vec<(Context, bool)>>,
 }
 
 impl Letters {
@@ -153,6 +157,7 @@ impl Letters {
             shared,
             settings_file,
             subject_span: settings.email.subject_span.clone(),
+            contexts: Mutex::new(Vec::new()),
         })
     }
 
@@ -174,10 +179,21 @@ impl Letters {
     /// Merges one recipient's letter. A slot the data lacks is an error naming the template's
     /// file, line and column, the recipient and the missing name.
     pub fn render(&self, recipient: &Recipient) -> Result<Letter, Problem> {
-        let context = Context::from(Value::Object(self.context(recipient)));
+        let mut pooled = self.contexts.lock().map_or(None, |mut pool| pool.pop());
+        let (context, overridden) = pooled
+            .get_or_insert_with(|| (Context::from(Value::Object(self.shared.clone())), false));
+        self.fill(context, overridden, recipient);
+        let letter = self.render_in(context, recipient);
+        if let (Ok(mut pool), Some(pooled)) = (self.contexts.lock(), pooled) {
+            pool.push(pooled);
+        }
+        letter
+    }
+
+    fn render_in(&self, context: &Context, recipient: &Recipient) -> Result<Letter, Problem> {
         let name = self.template_for(recipient);
         let ((body, notes), blocks) = include::Blocks::collect(|| {
-            Notes::collect(|| self.letters.render_with_context(name, &context))
+            Notes::collect(|| self.letters.render_with_context(name, context))
         });
         let mut markdown = body.map_err(|e| self.render_problem(&e, recipient, name))?;
         if !notes.is_empty() {
@@ -187,7 +203,7 @@ impl Letters {
             markdown.push('\n');
             markdown.push_str(&Notes::definitions(&notes));
         }
-        let (subject, _) = Notes::collect(|| self.subject.render_with_context(SUBJECT, &context));
+        let (subject, _) = Notes::collect(|| self.subject.render_with_context(SUBJECT, context));
         let subject = subject.map_err(|e| self.render_problem(&e, recipient, SUBJECT))?;
         Ok(Letter {
             markdown,
@@ -196,17 +212,27 @@ impl Letters {
         })
     }
 
-    fn context(&self, recipient: &Recipient) -> Map<String, Value> {
-        let mut context = self.shared.clone();
-        if !recipient.letter.is_empty() {
-            if let Some(Value::Object(letter)) = context.get_mut("letter") {
-                for (k, v) in &recipient.letter {
-                    letter.insert(k.clone(), v.clone());
-                }
-            }
+    /// Makes a context built from the campaign's names this recipient's: their fields, and their
+    /// own letter slots over the campaign's. Only what differs from letter to letter is copied.
+    fn fill(&self, context: &mut Context, overridden: &mut bool, recipient: &Recipient) {
+        let Value::Object(data) = context.data_mut() else {
+            unreachable!("a letter's context is built as an object");
+        };
+        data.insert("recipient".into(), Value::Object(recipient.fields.clone()));
+        if !*overridden && recipient.letter.is_empty() {
+            return;
         }
-        context.insert("recipient".into(), Value::Object(recipient.fields.clone()));
-        context
+        let mut letter = self
+            .shared
+            .get("letter")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (k, v) in &recipient.letter {
+            letter.insert(k.clone(), v.clone());
+        }
+        data.insert("letter".into(), Value::Object(letter));
+        *overridden = !recipient.letter.is_empty();
     }
 
     fn render_problem(&self, e: &RenderError, recipient: &Recipient, name: &str) -> Problem {
