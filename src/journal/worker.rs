@@ -7,7 +7,7 @@
 //! leaves the letter `sending`, which the next run reads as uncertain: never as unsent.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Params};
@@ -23,8 +23,9 @@ const MAX_BATCH: usize = 4096;
 /// How long outcomes may wait in an open transaction before they are committed on their own.
 pub const LAZY_COMMIT: Duration = Duration::from_millis(50);
 
-/// Where a durable request learns that its record is on disk, or why it is not.
-pub type Ack = SyncSender<Result<(), Problem>>;
+/// Where a durable request learns that its record is on disk, or why it is not. A oneshot: a
+/// task awaits it without holding a thread, a thread blocks on it.
+pub type Ack = tokio::sync::oneshot::Sender<Result<(), Problem>>;
 
 /// What a [`super::Writer`] asks of the thread.
 pub enum Request {

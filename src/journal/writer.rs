@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
 
 use super::lock::Lock;
 use super::state::{ContentHash, State};
@@ -66,14 +67,35 @@ impl Writer {
         hash: &ContentHash,
         message_id: &str,
     ) -> Result<(), Problem> {
-        let (done, on_disk) = mpsc::sync_channel(1);
+        let on_disk = self.ask_sending(recipient, hash, message_id)?;
+        on_disk.blocking_recv().map_err(|_| stopped())?
+    }
+
+    /// [`Writer::mark_sending`] for a task: it waits for the record without holding a thread.
+    pub async fn mark_sending_async(
+        &self,
+        recipient: &RecipientId,
+        hash: &ContentHash,
+        message_id: &str,
+    ) -> Result<(), Problem> {
+        let on_disk = self.ask_sending(recipient, hash, message_id)?;
+        on_disk.await.map_err(|_| stopped())?
+    }
+
+    fn ask_sending(
+        &self,
+        recipient: &RecipientId,
+        hash: &ContentHash,
+        message_id: &str,
+    ) -> Result<oneshot::Receiver<Result<(), Problem>>, Problem> {
+        let (done, on_disk) = oneshot::channel();
         self.request(Request::Sending {
             recipient: recipient.to_string(),
             hash: hash.to_string(),
             message_id: message_id.to_string(),
             done,
         })?;
-        on_disk.recv().map_err(|_| stopped())?
+        Ok(on_disk)
     }
 
     /// Records that the server accepted the letter, with its reply. Committed soon, and surely by

@@ -168,15 +168,8 @@ async fn attempt_once(
     }
     let c = conn.as_mut().expect("connected");
     if let Some(w) = writer {
-        let (w, id, hash, mid) = (
-            w.clone(),
-            letter.id.clone(),
-            letter.hash.clone(),
-            letter.message_id.clone(),
-        );
-        tokio::task::spawn_blocking(move || w.mark_sending(&id, &hash, &mid))
+        w.mark_sending_async(&letter.id, &letter.hash, &letter.message_id)
             .await
-            .map_err(|e| Fault::Connect(e.to_string()))?
             .map_err(|p| Fault::Connect(p.message))?;
     }
     let result = smtp::send(
