@@ -55,8 +55,11 @@ pub fn deliver(
         fates: Mutex::new(Vec::new()),
     });
     let connector = Arc::new(connector);
+    // Two workers keep the connections moving while one is in the kernel; on a single CPU a
+    // second one only takes turns with the first.
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(cpus.clamp(1, 2))
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
