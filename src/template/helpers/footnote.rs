@@ -58,8 +58,7 @@ pub fn footnote<'reg, 'rc>(
             }
         }
     };
-    // A note is one paragraph: line breaks inside it become spaces.
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = one_paragraph(text);
     let number = NOTES.with(|n| {
         let mut notes = n.borrow_mut();
         notes.push(text);
@@ -67,4 +66,35 @@ pub fn footnote<'reg, 'rc>(
     });
     out.write(&format!("[^{number}]"))?;
     Ok(())
+}
+
+/// A note is one paragraph: line breaks and runs of spaces inside it become one space, and it
+/// has none at either end. Most notes are written that way already and are kept as they are.
+fn one_paragraph(text: String) -> String {
+    let plain = !text.starts_with(' ')
+        && !text.ends_with(' ')
+        && !text.contains("  ")
+        && !text.chars().any(|c| c != ' ' && c.is_whitespace());
+    if plain {
+        return text;
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_paragraph;
+
+    #[test]
+    fn a_note_is_one_paragraph() {
+        for (text, want) in [
+            ("Report, 2014.", "Report, 2014."),
+            ("  Report,\n  2014.\n", "Report, 2014."),
+            ("a  b\tc\r\nd", "a b c d"),
+            ("Rapport\u{a0}: 2014", "Rapport : 2014"),
+            ("", ""),
+        ] {
+            assert_eq!(one_paragraph(text.to_string()), want, "{text:?}");
+        }
+    }
 }
