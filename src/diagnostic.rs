@@ -233,9 +233,36 @@ pub fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// "a, b, c and 9 more": the first `shown` of a list that may be thousands long.
+pub fn first_of<T: std::fmt::Display>(
+    items: impl ExactSizeIterator<Item = T>,
+    shown: usize,
+) -> String {
+    let total = items.len();
+    let mut list = items
+        .take(shown)
+        .map(|item| item.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if total > shown {
+        list.push_str(&format!(" and {} more", total - shown));
+    }
+    list
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lists_name_the_first_and_count_the_rest() {
+        assert_eq!(first_of(["a", "b"].iter(), 3), "a, b");
+        assert_eq!(first_of(["a", "b", "c"].iter(), 3), "a, b, c");
+        assert_eq!(
+            first_of(["a", "b", "c", "d", "e"].iter(), 3),
+            "a, b, c and 2 more"
+        );
+    }
 
     #[test]
     fn offsets_round_trip_lines_and_columns() {

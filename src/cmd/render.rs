@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::Output;
-use crate::campaign::{Campaign, RecipientId};
+use crate::campaign::Campaign;
 use crate::clock::Clock;
-use crate::diagnostic::{plural, Problem};
+use crate::diagnostic::{first_of, plural, Problem};
 use crate::render::eml::Envelope;
 use crate::render::job::{Destination, Job};
 use crate::render::{Email, Format, Html, Markdown, PlainText, Renderer};
@@ -94,7 +94,7 @@ impl Render {
             out.say(format!(
                 "note: no .eml for {} without email (print-only): {}",
                 plural(summary.print_only.len(), "recipient"),
-                some_ids(&summary.print_only)
+                first_of(summary.print_only.iter(), 12)
             ));
         }
         let failed = summary.problems.iter().filter(|p| p.is_error()).count();
@@ -195,21 +195,6 @@ pub fn envelope(campaign: &Campaign, date: DateTime<Utc>) -> Envelope {
         date: date.into(),
         settings_file: campaign.dir.join(crate::campaign::settings::SETTINGS_FILE),
     }
-}
-
-/// The first few ids, and how many more: a campaign of thousands names a screenful at most.
-fn some_ids(ids: &[RecipientId]) -> String {
-    const SHOWN: usize = 12;
-    let mut list = ids
-        .iter()
-        .take(SHOWN)
-        .map(|id| id.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if ids.len() > SHOWN {
-        list.push_str(&format!(" and {} more", ids.len() - SHOWN));
-    }
-    list
 }
 
 fn print_letters(printed: &[(String, Vec<u8>)]) {

@@ -69,12 +69,22 @@ impl Job<'_> {
         let path = recipients.path.clone();
         std::thread::scope(|scope| {
             // One thread creates the files while the others merge letters: threads creating
-            // files in one folder queue on its lock, and the kernel spins while they wait.
+            // files in one folder queue on its lock.
             let writer = target.as_ref().map(|target| {
                 let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Written>>(2);
                 let handle = scope.spawn(move || target.write_all(receive));
                 (send, handle)
             });
+            // Files go to the writer thread, or are kept for printing.
+            let mut hand_over = |files: Vec<Written>| match &writer {
+                // The writer only stops early by panicking, which the join below reports.
+                Some((send, _)) => {
+                    let _ = send.send(files);
+                }
+                None => summary
+                    .printed
+                    .extend(files.into_iter().map(|f| (f.name, f.bytes))),
+            };
             while let Some(checked) = recipients.next_checked() {
                 let mut admitted = Vec::with_capacity(checked.len());
                 for result in checked {
@@ -99,45 +109,32 @@ impl Job<'_> {
                             if done.print_only {
                                 summary.print_only.push(recipient.id.clone());
                             }
-                            match writer {
-                                Some(_) => {
-                                    batch.extend(done.files.into_iter().map(|(name, bytes)| {
-                                        Written {
-                                            recipient: Some(recipient.id.to_string()),
-                                            name,
-                                            bytes,
-                                        }
-                                    }))
-                                }
-                                None => summary.printed.extend(done.files),
-                            }
+                            batch.extend(done.files.into_iter().map(|(name, bytes)| Written {
+                                recipient: Some(recipient.id.to_string()),
+                                name,
+                                bytes,
+                            }));
                         }
                         Err(p) => summary.problems.push(p),
                     }
                 }
-                if let Some((send, _)) = &writer {
-                    // The writer only stops early by panicking, which the join below reports.
-                    let _ = send.send(batch);
-                }
+                hand_over(batch);
             }
             progress.finish_and_clear();
             let mut last = Vec::new();
             for renderer in &self.renderers {
                 match renderer.finish() {
-                    Ok(Some((name, bytes))) => match &writer {
-                        Some(_) => last.push(Written {
-                            recipient: None,
-                            name,
-                            bytes,
-                        }),
-                        None => summary.printed.push((name, bytes)),
-                    },
+                    Ok(Some((name, bytes))) => last.push(Written {
+                        recipient: None,
+                        name,
+                        bytes,
+                    }),
                     Ok(None) => {}
                     Err(p) => summary.problems.push(p),
                 }
             }
+            hand_over(last);
             if let Some((send, handle)) = writer {
-                let _ = send.send(last);
                 drop(send);
                 match handle.join() {
                     Ok((files, problems)) => {

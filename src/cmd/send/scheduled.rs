@@ -17,7 +17,7 @@ use crate::campaign::smtp::SmtpSettings;
 use crate::campaign::RecipientId;
 use crate::clock::{local_zone, Clock};
 use crate::cmd::Output;
-use crate::diagnostic::{plural, Problem};
+use crate::diagnostic::{first_of, plural, Problem};
 use crate::journal::Journal;
 use crate::send::deliver::Fate;
 use crate::send::timetable::{self, in_its_zone, next, split, tally, wait_until, Tally};
@@ -268,15 +268,10 @@ impl Scheduled<'_> {
 
 /// "3 letters due 2026-12-10 09:00 KST (Asia/Seoul): a, b, c".
 fn waiting_for(group: &[Outgoing]) -> String {
-    const SHOWN: usize = 5;
-    let mut ids: Vec<String> = group.iter().take(SHOWN).map(|l| l.id.to_string()).collect();
-    if group.len() > SHOWN {
-        ids.push(format!("and {} more", group.len() - SHOWN));
-    }
     format!(
         "{} due {}: {}",
         plural(group.len(), "letter"),
         in_its_zone(&group[0]),
-        ids.join(", ")
+        first_of(group.iter().map(|l| &l.id), 5)
     )
 }
