@@ -218,18 +218,65 @@ fn raw_entry(entry: TomlEntry, offset: usize, text: &str) -> RawRecipient {
     }
 }
 
+/// The recipients file as the CSV reader reads it, noting where line breaks are. The reader puts
+/// a row's start at the line break before it when lines end in CRLF (as spreadsheets write them)
+/// or a blank line comes first; the row is then moved past them, so errors point at its line.
+struct Breaks<R> {
+    inner: R,
+    read: usize,
+    /// Offsets of `\r` and `\n` bytes read but not yet passed by a row's start.
+    at: std::collections::VecDeque<usize>,
+}
+
+impl<R: std::io::Read> std::io::Read for Breaks<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let breaks = buf[..n].iter().enumerate();
+        self.at.extend(
+            breaks
+                .filter(|(_, b)| matches!(b, b'\r' | b'\n'))
+                .map(|(i, _)| self.read + i),
+        );
+        self.read += n;
+        Ok(n)
+    }
+}
+
+impl<R> Breaks<R> {
+    /// The first offset at or after `start` that is not a line break.
+    fn skip(&mut self, mut start: usize) -> usize {
+        while let Some(&at) = self.at.front() {
+            if at < start {
+                self.at.pop_front();
+            } else if at == start {
+                self.at.pop_front();
+                start += 1;
+            } else {
+                break;
+            }
+        }
+        start
+    }
+}
+
 /// CSV rows as raw recipients: a multi-line cell is a list, `letter.KEY` columns fill the
 /// recipient's letter slots, and an empty cell is no value at all.
 struct CsvRows<R: std::io::Read> {
     path: PathBuf,
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Breaks<R>>,
     headers: Vec<String>,
     failed: bool,
 }
 
 impl<R: std::io::Read> CsvRows<R> {
     fn new(path: &Path, input: R) -> Self {
-        let reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+        let reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(Breaks {
+                inner: input,
+                read: 0,
+                at: Default::default(),
+            });
         CsvRows {
             path: path.to_path_buf(),
             reader,
@@ -238,8 +285,14 @@ impl<R: std::io::Read> CsvRows<R> {
         }
     }
 
-    fn csv_problem(&self, e: &csv::Error) -> Problem {
-        let at = e.position().map_or(0, |p| p.byte() as usize);
+    /// Where a row (or an error in it) starts, past any line break the reader counts in.
+    fn row_start(&mut self, position: Option<&csv::Position>) -> usize {
+        let start = position.map_or(0, |p| p.byte() as usize);
+        self.reader.get_mut().skip(start)
+    }
+
+    fn csv_problem(&mut self, e: &csv::Error) -> Problem {
+        let at = self.row_start(e.position());
         let message = match e.kind() {
             csv::ErrorKind::UnequalLengths {
                 expected_len, len, ..
@@ -273,7 +326,7 @@ impl<R: std::io::Read> Iterator for CsvRows<R> {
         match self.reader.read_record(&mut record) {
             Ok(false) => None,
             Ok(true) => {
-                let start = record.position().map_or(0, |p| p.byte() as usize);
+                let start = self.row_start(record.position());
                 let end = (self.reader.position().byte() as usize).max(start);
                 Some(Ok(csv_entry(&self.headers, &record, start..end)))
             }
@@ -364,6 +417,20 @@ mod tests {
         let err = rows[1].as_ref().unwrap_err();
         assert!(err.message.contains("1 cells"), "{}", err.message);
         assert_eq!(err.location.as_ref().unwrap().span.start, 14, "{err:?}");
+    }
+
+    #[test]
+    fn csv_rows_start_on_their_own_line_with_crlf_and_blank_lines() {
+        let csv = "id,name\r\na,Ann\r\nb,\"Bo\r\nB\"\r\n\r\nc,Cy\r\nd\r\n";
+        let rows: Vec<_> = CsvRows::new(Path::new("r.csv"), csv.as_bytes()).collect();
+        let starts: Vec<_> = rows[..3]
+            .iter()
+            .map(|r| r.as_ref().unwrap().span.start)
+            .collect();
+        let lines: Vec<_> = starts.iter().map(|&at| &csv[at..at + 2]).collect();
+        assert_eq!(lines, ["a,", "b,", "c,"]);
+        let err = rows[3].as_ref().unwrap_err();
+        assert_eq!(&csv[err.location.as_ref().unwrap().span.start..], "d\r\n");
     }
 
     fn big_toml(n: usize) -> String {
