@@ -504,6 +504,17 @@ fn harness_holds_a_message_until_released() {
 
 #[test]
 fn killed_mid_run_then_rerun_sends_each_letter_once_or_reports_it_uncertain() {
+    killed_mid_run_then_rerun(Script::new());
+}
+
+/// The same with the next letter's envelope written behind each content: a letter whose
+/// envelope alone went out when the process died is not uncertain.
+#[test]
+fn killed_mid_run_while_pipelining_then_rerun_sends_each_letter_once_or_reports_it_uncertain() {
+    killed_mid_run_then_rerun(Script::new().pipelining());
+}
+
+fn killed_mid_run_then_rerun(script: Script) {
     let ids: Vec<String> = (0..300).map(|i| format!("r-{i:03}")).collect();
     let recipients: String = ids
         .iter()
@@ -515,7 +526,7 @@ fn killed_mid_run_then_rerun_sends_each_letter_once_or_reports_it_uncertain() {
         .collect();
     // Both connections stop at a letter in the middle, the server not answering; then the
     // process is killed as a power cut would.
-    let script = Script::new()
+    let script = script
         .hold_at_data("r-120@example.org")
         .hold_at_data("r-121@example.org");
     let server = SmtpServer::start(script);
@@ -591,4 +602,131 @@ fn rate_spaces_letters_across_connections() {
     // Three letters at one per 100 ms: the third cannot leave before 200 ms.
     assert!(started.elapsed() >= std::time::Duration::from_millis(200));
     assert_each_delivered_once(&server);
+}
+
+/// A letter with lines that start with dots, which SMTP must carry doubled and the server undo.
+const DOTTED: &str =
+    "Dear {{recipient.name}},\n\n.A line that starts with a dot.\n\n..And one with two.\n\n.\n";
+
+/// The campaign over one connection to a server that pipelines: every letter after the first has
+/// its envelope written behind the previous letter's content.
+fn pipelined(server: &SmtpServer) -> Test {
+    campaign(server)
+        .setting("smtp", "connections = 1")
+        .template(DOTTED)
+        .args(["send", "--yes"])
+}
+
+/// A message's text without its Date, which says when it went.
+fn undated(message: &smtp::Message) -> String {
+    message
+        .text()
+        .lines()
+        .filter(|l| !l.starts_with("Date:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn pipelined_letters_arrive_once_each_and_byte_for_byte_as_one_by_one() {
+    let plain = SmtpServer::start(Script::new());
+    campaign(&plain)
+        .setting("smtp", "connections = 1")
+        .template(DOTTED)
+        .args(["send", "--yes"])
+        .stderr_has("sent 3, 0 not sent")
+        .run();
+    let server = SmtpServer::start(Script::new().pipelining());
+    pipelined(&server).stderr_has("sent 3, 0 not sent").run();
+    assert_each_delivered_once(&server);
+    for (id, addr) in EMAILED {
+        let (got, want) = (&server.messages_to(addr)[0], &plain.messages_to(addr)[0]);
+        assert_eq!(undated(got), undated(want), "{id}'s message");
+        assert_eq!(got.to, want.to, "{id}'s envelope");
+    }
+    let text = server.messages_to("bob@example.org")[0].text();
+    assert!(
+        text.contains("\r\n.A line that starts with a dot."),
+        "{text}"
+    );
+    assert!(text.contains("\r\n..And one with two."), "{text}");
+}
+
+#[test]
+fn pipelined_refusal_of_a_recipient_whose_envelope_went_ahead_fails_that_letter_only() {
+    // bob's envelope goes out behind alice's content; its 550 is read when bob's turn comes.
+    let server = SmtpServer::start(
+        Script::new()
+            .pipelining()
+            .permanent_at_rcpt("bob@example.org"),
+    );
+    let ran = pipelined(&server).status(1).stderr_has("bob: failed").run();
+    assert_eq!(server.messages_to("alice@example.org").len(), 1);
+    assert_eq!(server.messages_to("carol@example.net").len(), 1);
+    assert_eq!(server.messages().len(), 2);
+    assert_eq!(
+        server.rcpts_to("bob@example.org"),
+        1,
+        "a 5xx is not retried"
+    );
+    let (_, records) = status(ran);
+    assert_eq!(state(&records, "bob"), "failed");
+    assert_eq!(state(&records, "alice"), "sent");
+    assert_eq!(state(&records, "carol"), "sent");
+}
+
+#[test]
+fn pipelined_temporary_refusal_is_retried_then_delivered_once() {
+    let server = SmtpServer::start(
+        Script::new()
+            .pipelining()
+            .temporary_at_rcpt("bob@example.org", 2),
+    );
+    pipelined(&server).stderr_has("sent 3, 0 not sent").run();
+    assert_each_delivered_once(&server);
+    assert_eq!(server.rcpts_to("bob@example.org"), 3);
+}
+
+#[test]
+fn pipelined_refusal_at_the_end_of_data_leaves_the_next_letter_to_a_new_connection() {
+    // alice's content is refused; bob's envelope, written with it, is forgotten with that
+    // connection and bob goes on a new one.
+    let server = SmtpServer::start(
+        Script::new()
+            .pipelining()
+            .permanent_at_data("alice@example.org"),
+    );
+    let ran = pipelined(&server)
+        .status(1)
+        .stderr_has("alice: failed")
+        .run();
+    assert_eq!(server.messages_to("alice@example.org").len(), 0);
+    assert_eq!(server.messages_to("bob@example.org").len(), 1);
+    assert_eq!(server.messages_to("carol@example.net").len(), 1);
+    let (_, records) = status(ran);
+    assert_eq!(state(&records, "alice"), "failed");
+    assert_eq!(state(&records, "bob"), "sent");
+}
+
+#[test]
+fn pipelined_connection_dropped_after_data_leaves_only_that_letter_uncertain() {
+    let server = SmtpServer::start(
+        Script::new()
+            .pipelining()
+            .drop_after_data("bob@example.org", 1),
+    );
+    let ran = pipelined(&server).run_any_status();
+    assert_eq!(server.dropped_to("bob@example.org"), 1);
+    let (ran, records) = status(ran);
+    assert_eq!(state(&records, "bob"), "uncertain");
+    assert_eq!(state(&records, "alice"), "sent");
+    assert_eq!(
+        state(&records, "carol"),
+        "sent",
+        "carol's envelope went out with bob's content, her content did not: she is not uncertain"
+    );
+    assert_eq!(server.messages().len(), 2);
+    ran.again().args(["send", "--yes"]).run_any_status();
+    assert_eq!(server.dropped_to("bob@example.org"), 1, "not sent again");
+    assert_eq!(server.messages().len(), 2);
 }

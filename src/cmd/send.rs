@@ -225,8 +225,9 @@ impl Send {
         ))?;
         let password = password(&smtp)?;
         crate::interrupt::install();
+        let started = std::time::Instant::now();
         let fates = deliver_now(&smtp, password.as_deref(), outgoing, journal)?;
-        Ok(summarize(&fates, out))
+        Ok(summarize(&fates, Some(started.elapsed()), out))
     }
 
     /// Keeps the letters the journal says to send, and tells what it skips.
@@ -395,8 +396,13 @@ fn progress_bar(total: usize) -> ProgressBar {
     bar
 }
 
-/// Prints what happened to every letter that did not simply go out; true when all went out.
-fn summarize(fates: &[(RecipientId, Fate)], out: &Output) -> bool {
+/// Prints what happened to every letter that did not simply go out, and how long the sending
+/// took when it was one go; true when all went out.
+fn summarize(
+    fates: &[(RecipientId, Fate)],
+    took: Option<std::time::Duration>,
+    out: &Output,
+) -> bool {
     let mut sent = 0;
     let mut bad = 0;
     let mut unsent: std::collections::BTreeMap<&str, Vec<&RecipientId>> = Default::default();
@@ -435,7 +441,17 @@ fn summarize(fates: &[(RecipientId, Fate)], out: &Output) -> bool {
             ));
         }
     }
-    out.say(format!("sent {sent}, {} not sent", bad));
+    let pace = match took {
+        // A rate is worth telling for many letters only; a few letters a second says nothing.
+        Some(took) if sent >= 100 => format!(
+            " in {:.2} s ({:.0} letters a second)",
+            took.as_secs_f64(),
+            sent as f64 / took.as_secs_f64().max(1e-6)
+        ),
+        Some(took) => format!(" in {:.1} s", took.as_secs_f64()),
+        None => String::new(),
+    };
+    out.say(format!("sent {sent}, {bad} not sent{pace}"));
     bad == 0
 }
 

@@ -1,5 +1,6 @@
 //! The senders' side of the journal: record each letter's fate from any number of threads.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -68,26 +69,18 @@ impl Writer {
         message_id: &str,
     ) -> Result<(), Problem> {
         let on_disk = self.ask_sending(recipient, hash, message_id)?;
-        on_disk.blocking_recv().map_err(|_| stopped())?
+        on_disk.0.blocking_recv().map_err(|_| stopped())?
     }
 
-    /// [`Writer::mark_sending`] for a task: it waits for the record without holding a thread.
-    pub async fn mark_sending_async(
+    /// [`Writer::mark_sending`] for a task, in two steps: the record is asked for now and the
+    /// answer awaited later, without holding a thread. Send the letter's DATA only after the
+    /// answer is `Ok`; what needs no record (the envelope) may go out meanwhile.
+    pub fn ask_sending(
         &self,
         recipient: &RecipientId,
         hash: &ContentHash,
         message_id: &str,
-    ) -> Result<(), Problem> {
-        let on_disk = self.ask_sending(recipient, hash, message_id)?;
-        on_disk.await.map_err(|_| stopped())?
-    }
-
-    fn ask_sending(
-        &self,
-        recipient: &RecipientId,
-        hash: &ContentHash,
-        message_id: &str,
-    ) -> Result<oneshot::Receiver<Result<(), Problem>>, Problem> {
+    ) -> Result<OnDisk, Problem> {
         let (done, on_disk) = oneshot::channel();
         self.request(Request::Sending {
             recipient: recipient.to_string(),
@@ -95,7 +88,7 @@ impl Writer {
             message_id: message_id.to_string(),
             done,
         })?;
-        Ok(on_disk)
+        Ok(OnDisk(on_disk))
     }
 
     /// Records that the server accepted the letter, with its reply. Committed soon, and surely by
@@ -151,6 +144,23 @@ impl Writer {
 
     fn request(&self, request: Request) -> Result<(), Problem> {
         self.inner.requests.send(request).map_err(|_| stopped())
+    }
+}
+
+/// The answer to [`Writer::ask_sending`]: resolves once the record is on disk, or with why not.
+#[derive(Debug)]
+pub struct OnDisk(oneshot::Receiver<Result<(), Problem>>);
+
+impl Future for OnDisk {
+    type Output = Result<(), Problem>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or_else(|_| Err(stopped())))
     }
 }
 

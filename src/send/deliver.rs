@@ -6,10 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::ProgressBar;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
 use tokio::time::{sleep_until, Instant};
 
-use super::smtp::{self, Connector, Fault};
+use super::smtp::{self, Connection, Connector, Fault, Letter};
 use super::Outgoing;
 use crate::campaign::RecipientId;
 use crate::journal::Writer;
@@ -83,22 +82,29 @@ pub fn deliver(
     fates
 }
 
-/// One connection: takes letters from the queue until it is empty.
+/// One connection: takes letters from the queue until it is empty. On a server that pipelines,
+/// and without a rate to keep, the next letter is taken before this one's content goes out, so
+/// that its envelope can go in the same write.
 async fn worker(
     shared: &Shared,
     connector: &Connector,
     writer: Option<&Writer>,
     progress: &ProgressBar,
 ) {
-    let mut conn: Option<AsyncSmtpConnection> = None;
-    loop {
-        let Some(letter) = shared.queue.lock().expect("queue lock").pop_front() else {
-            break;
-        };
+    let mut conn: Option<Connection> = None;
+    let mut next: Option<Outgoing> = None;
+    let take = || shared.queue.lock().expect("queue lock").pop_front();
+    while let Some(letter) = next.take().or_else(take) {
         let stopped = shared.stop.lock().expect("stop lock").clone();
         let fate = match stopped.or_else(stop_asked) {
             Some(reason) => Fate::Unsent(reason),
-            None => one_letter(shared, connector, writer, &mut conn, &letter).await,
+            None => {
+                // Before the first connection nobody knows whether it pipelines: the letter
+                // taken is then simply the next one this connection sends.
+                let ahead = shared.interval.is_zero() && conn.as_ref().is_none_or(|c| c.pipelining);
+                next = if ahead { take() } else { None };
+                one_letter(shared, connector, writer, &mut conn, &letter, next.as_ref()).await
+            }
         };
         progress.inc(1);
         shared
@@ -108,7 +114,9 @@ async fn worker(
             .push((letter.id.clone(), fate));
     }
     if let Some(mut c) = conn {
-        let _ = c.quit().await;
+        if !c.has_unread() {
+            let _ = c.conn.quit().await;
+        }
     }
 }
 
@@ -117,15 +125,16 @@ async fn one_letter(
     shared: &Shared,
     connector: &Connector,
     writer: Option<&Writer>,
-    conn: &mut Option<AsyncSmtpConnection>,
+    conn: &mut Option<Connection>,
     letter: &Outgoing,
+    next: Option<&Outgoing>,
 ) -> Fate {
     let settings = &connector.settings;
     let mut wait = settings.backoff;
     let mut attempt = 0;
     loop {
         pace(shared).await;
-        let fault = match attempt_once(connector, writer, conn, letter).await {
+        let fault = match attempt_once(connector, writer, conn, letter, next).await {
             Ok(reply) => {
                 record(writer, |w| w.mark_sent(&letter.id, &reply));
                 return Fate::Sent(reply);
@@ -158,34 +167,53 @@ async fn one_letter(
     }
 }
 
-/// Connects if needed, records `sending`, and sends. A letter refused before its content went
-/// out is put back to pending in the journal.
+/// Connects if needed, records `sending`, and sends: the record is asked for first and goes to
+/// disk while the envelope (MAIL, RCPT) is with the server; the content waits for it. A letter
+/// refused before its content went out is put back to pending in the journal.
 async fn attempt_once(
     connector: &Connector,
     writer: Option<&Writer>,
-    conn: &mut Option<AsyncSmtpConnection>,
+    conn: &mut Option<Connection>,
     letter: &Outgoing,
+    next: Option<&Outgoing>,
 ) -> Result<String, Fault> {
     if conn.is_none() {
         *conn = Some(connector.connect().await?);
     }
     let c = conn.as_mut().expect("connected");
-    if let Some(w) = writer {
-        w.mark_sending_async(&letter.id, &letter.hash, &letter.message_id)
-            .await
-            .map_err(|p| Fault::Connect(p.message))?;
-    }
+    let on_disk = match writer {
+        Some(w) => Some(
+            w.ask_sending(&letter.id, &letter.hash, &letter.message_id)
+                .map_err(|p| Fault::Connect(p.message))?,
+        ),
+        None => None,
+    };
+    let durable = async move {
+        match on_disk {
+            Some(on_disk) => on_disk.await.map_err(|p| p.message),
+            None => Ok(()),
+        }
+    };
     let result = smtp::send(
         c,
-        &letter.envelope,
-        &letter.bytes,
+        wire(letter),
+        next.map(wire),
         connector.settings.timeout,
+        durable,
     )
     .await;
     if let Err(Fault::Transient(reason)) = &result {
         record(writer, |w| w.mark_retry(&letter.id, reason));
     }
     result
+}
+
+fn wire(letter: &Outgoing) -> Letter<'_> {
+    Letter {
+        key: letter.id.as_str(),
+        envelope: &letter.envelope,
+        bytes: &letter.bytes,
+    }
 }
 
 /// Why no new letter starts, when Ctrl-C asked the run to stop.

@@ -7,7 +7,7 @@
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::Error;
 use tokio::net::TcpStream;
@@ -59,7 +59,7 @@ impl Connector {
     }
 
     /// Opens a connection: TCP with nodelay, greeting, EHLO, TLS and login as configured.
-    pub async fn connect(&self) -> Result<AsyncSmtpConnection, Fault> {
+    pub async fn connect(&self) -> Result<Connection, Fault> {
         let s = &self.settings;
         let within = s.timeout;
         let fault = |e: String| Fault::Connect(format!("{}:{}: {e}", s.host, s.port));
@@ -106,6 +106,17 @@ impl Connector {
                 .map_err(|_| fault("TLS handshake timed out".into()))?
                 .map_err(|e| Fault::Fatal(format!("{}:{}: TLS: {e}", s.host, s.port)))?;
         }
+        // lettre keeps only the EHLO keywords it uses itself; ask again to learn of PIPELINING.
+        // Before AUTH: a second EHLO resets a session as RSET does, and nothing more.
+        let ehlo = timeout(within, conn.command(Ehlo::new(self.hello.clone())))
+            .await
+            .map_err(|_| fault("no answer to EHLO (timed out)".into()))?
+            .map_err(|e| fault(format!("EHLO: {e}")))?;
+        let pipelining = ehlo.message().any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|word| word.eq_ignore_ascii_case("PIPELINING"))
+        });
         if let Some(credentials) = &self.credentials {
             timeout(
                 within,
@@ -124,34 +135,170 @@ impl Connector {
                 }
             })?;
         }
-        Ok(conn)
+        Ok(Connection {
+            conn,
+            pipelining,
+            ahead: None,
+        })
     }
 }
 
-/// Sends one message: MAIL, RCPT, DATA, then the content. Returns the server's final reply.
-/// The caller records the letter as `sending` before calling.
-pub async fn send(
-    conn: &mut AsyncSmtpConnection,
-    envelope: &Envelope,
-    bytes: &[u8],
-    within: std::time::Duration,
-) -> Result<String, Fault> {
-    step(
-        within,
-        conn.command(Mail::new(envelope.from().cloned(), vec![])),
-        false,
-    )
-    .await?;
-    for to in envelope.to() {
-        step(within, conn.command(Rcpt::new(to.clone(), vec![])), false).await?;
+/// An open connection and what its server offers beyond what lettre reads.
+pub struct Connection {
+    pub conn: AsyncSmtpConnection,
+    /// The server announced PIPELINING (RFC 2920).
+    pub pipelining: bool,
+    /// The letter (recipient id) whose envelope went out behind the previous letter's content;
+    /// the server's answers to it are not read yet.
+    ahead: Option<String>,
+}
+
+impl Connection {
+    /// Whether answers are waiting unread (an envelope sent ahead for a letter that then did not
+    /// go): such a connection is dropped, not ended with QUIT.
+    pub fn has_unread(&self) -> bool {
+        self.ahead.is_some()
     }
-    step(within, conn.command(Data), false).await?;
-    let reply = timeout(within, conn.message(bytes))
-        .await
+}
+
+/// The part of a letter that SMTP carries.
+#[derive(Clone, Copy)]
+pub struct Letter<'a> {
+    /// The recipient's id: which letter an envelope sent ahead belongs to.
+    pub key: &'a str,
+    pub envelope: &'a Envelope,
+    pub bytes: &'a [u8],
+}
+
+/// Sends one message: MAIL, RCPT and DATA while `durable` (the letter's `sending` record) is on
+/// its way to disk, then — only once it is there — the content. Returns the server's final reply.
+///
+/// Nothing of a letter reaches anyone before its content: a crash before the content leaves a
+/// server with an unfinished transaction, which it drops, and a letter that is still pending.
+///
+/// With PIPELINING (RFC 2920) the envelope and DATA are one write and one wait for the answers
+/// instead of one each; and the `next` letter's envelope goes out in the same write as this
+/// letter's content, so that its answers are already there when its turn comes. Its `sending`
+/// record is asked for only once this letter's answer is in, so a connection never has more
+/// than one letter whose fate is unknown. The content is dot-stuffed here and written with its
+/// terminator in one piece.
+pub async fn send<F>(
+    connection: &mut Connection,
+    letter: Letter<'_>,
+    next: Option<Letter<'_>>,
+    within: std::time::Duration,
+    durable: F,
+) -> Result<String, Fault>
+where
+    F: std::future::Future<Output = Result<(), String>>,
+{
+    let rcpts = letter.envelope.to().len();
+    let conn = &mut connection.conn;
+    let envelope_sent = match connection.ahead.take() {
+        Some(key) if key == letter.key => answers(conn, rcpts + 2, within).await,
+        Some(key) => Err(Fault::Transient(format!(
+            "the connection still held the answers for {key}; it was closed"
+        ))),
+        None if connection.pipelining => pipelined(conn, letter.envelope, within).await,
+        None => one_by_one(conn, letter.envelope, within).await,
+    };
+    // Whatever the server said, the record is awaited first: an outcome recorded for a letter
+    // whose `sending` was never written would be refused by the journal.
+    durable.await.map_err(Fault::Connect)?;
+    envelope_sent?;
+    let content = match DataContent::new(letter.bytes) {
+        Some(mut content) => {
+            if let (Some(next), true) = (next, connection.pipelining) {
+                content.0.push_str(&envelope_group(next.envelope));
+                connection.ahead = Some(next.key.to_string());
+            }
+            timeout(within, conn.command(content)).await
+        }
+        None => timeout(within, conn.message(letter.bytes)).await,
+    };
+    let reply = content
         .map_err(|_| Fault::Unknown("no answer after the letter was sent (timed out)".into()))?
         .map_err(|e| classify(e, true))?;
     let text: Vec<&str> = reply.message().collect();
     Ok(format!("{} {}", reply.code(), text.join(" ")))
+}
+
+/// MAIL, every RCPT and DATA as one pipelined group (RFC 2920 lets DATA end a group).
+fn envelope_group(envelope: &Envelope) -> String {
+    let mut group = Mail::new(envelope.from().cloned(), vec![]).to_string();
+    for to in envelope.to() {
+        group.push_str(&Rcpt::new(to.clone(), vec![]).to_string());
+    }
+    group.push_str(&Data.to_string());
+    group
+}
+
+/// The envelope as one group: the first answer comes with the write, then the others.
+async fn pipelined(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    within: std::time::Duration,
+) -> Result<(), Fault> {
+    step(within, conn.command(envelope_group(envelope)), false).await?;
+    answers(conn, envelope.to().len() + 1, within).await
+}
+
+/// Reads `n` answers of a pipelined group in order. On the first refusal the caller drops the
+/// connection, so the answers still unread do not matter.
+async fn answers(
+    conn: &mut AsyncSmtpConnection,
+    n: usize,
+    within: std::time::Duration,
+) -> Result<(), Fault> {
+    for _ in 0..n {
+        step(within, conn.read_response(), false).await?;
+    }
+    Ok(())
+}
+
+async fn one_by_one(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    within: std::time::Duration,
+) -> Result<(), Fault> {
+    let mail = Mail::new(envelope.from().cloned(), vec![]);
+    step(within, conn.command(mail), false).await?;
+    for to in envelope.to() {
+        step(within, conn.command(Rcpt::new(to.clone(), vec![])), false).await?;
+    }
+    step(within, conn.command(Data), false).await?;
+    Ok(())
+}
+
+/// A message's content as it goes after DATA's 354: dot-stuffed (RFC 5321 4.5.2) and ended by
+/// `CRLF . CRLF`, written in one piece through lettre's `command`. This is byte for byte what
+/// lettre's own `message` writes, without its byte-at-a-time encoder and its second write for
+/// the terminator. `None` for a message that is not UTF-8 (lettre's are 7-bit: headers encoded,
+/// bodies quoted-printable or base64), which then goes through lettre's `message`.
+pub struct DataContent(String);
+
+impl DataContent {
+    pub fn new(message: &[u8]) -> Option<DataContent> {
+        let mut out = Vec::with_capacity(message.len() + message.len() / 512 + 8);
+        let mut from = 0;
+        if message.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        for at in memchr::memmem::find_iter(message, b"\r\n.") {
+            out.extend_from_slice(&message[from..at + 2]);
+            out.push(b'.');
+            from = at + 2;
+        }
+        out.extend_from_slice(&message[from..]);
+        out.extend_from_slice(b"\r\n.\r\n");
+        String::from_utf8(out).ok().map(DataContent)
+    }
+}
+
+impl std::fmt::Display for DataContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 async fn step<T>(
@@ -187,4 +334,47 @@ fn tls_parameters(settings: &SmtpSettings) -> Result<TlsParameters, String> {
         builder = builder.add_root_certificate(cert);
     }
     builder.build_rustls().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataContent;
+
+    /// RFC 5321 4.5.2 line by line: a line that starts with a dot gets one more; then the
+    /// terminator that lettre's `message` writes.
+    fn by_lines(message: &str) -> String {
+        let lines: Vec<String> = message
+            .split("\r\n")
+            .map(|line| match line.starts_with('.') {
+                true => format!(".{line}"),
+                false => line.to_string(),
+            })
+            .collect();
+        format!("{}\r\n.\r\n", lines.join("\r\n"))
+    }
+
+    #[test]
+    fn content_is_dot_stuffed_like_line_by_line_and_ends_with_the_terminator() {
+        for message in [
+            "",
+            ".",
+            "..",
+            ".starts with a dot",
+            "Subject: x\r\n\r\n.\r\n..\r\n.a\r\nb.\r\n",
+            "a\r\n.b\r\n.c",
+            "bare\n.newline and bare\r.return stay",
+            "\r\r\n.after a stray CR\r\n",
+            "ends with CRLF\r\n",
+            "\r\n.",
+            "Grüße\r\n.über\r\n",
+        ] {
+            let content = DataContent::new(message.as_bytes()).expect("UTF-8");
+            assert_eq!(content.to_string(), by_lines(message), "{message:?}");
+        }
+    }
+
+    #[test]
+    fn content_that_is_not_utf8_is_left_to_lettre() {
+        assert!(DataContent::new(b"caf\xe9\r\n.x").is_none());
+    }
 }

@@ -90,6 +90,7 @@ struct Rule {
 #[derive(Debug, Clone, Default)]
 pub struct Script {
     rules: Vec<Rule>,
+    pipelining: bool,
 }
 
 impl Script {
@@ -129,6 +130,16 @@ impl Script {
     /// [`SmtpServer::release`] (see [`SmtpServer::wait_until_held`]), then accepts it.
     pub fn hold_at_data(self, addr: &str) -> Script {
         self.rule(addr, Stage::DataEnd, Answer::Hold, Some(1))
+    }
+
+    /// Offers PIPELINING (RFC 2920), so that the client writes commands in groups. mailin reads
+    /// a group a line at a time as it would read them one by one, but answers EHLO itself with
+    /// no PIPELINING in it and puts its own answer in place of a handler's 250; a 252 from the
+    /// handler goes out as it is. So EHLO is answered `252 PIPELINING`: the one keyword, where
+    /// lettre takes the server's name, and the client finds it there. No STARTTLS, no AUTH.
+    pub fn pipelining(mut self) -> Script {
+        self.pipelining = true;
+        self
     }
 
     fn rule(mut self, addr: &str, stage: Stage, answer: Answer, times: Option<usize>) -> Script {
@@ -196,7 +207,11 @@ struct DropConnection;
 
 impl Handler for Session {
     fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
-        self.shared.lock().sessions += 1;
+        let mut record = self.shared.lock();
+        record.sessions += 1;
+        if record.script.pipelining {
+            return Response::custom(252, "PIPELINING".to_string());
+        }
         response::OK
     }
 

@@ -85,7 +85,7 @@ impl Scheduled<'_> {
             out,
         )?;
         let fates: Vec<(RecipientId, Fate)> = fates.into_iter().collect();
-        let mut ok = summarize(&fates, out) && late.is_empty();
+        let mut ok = summarize(&fates, None, out) && late.is_empty();
         if !late.is_empty() {
             out.say(format!(
                 "{} past the {} grace, not sent: send them with --send-late",
