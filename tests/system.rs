@@ -4,6 +4,9 @@
 //!
 //! - an independent SMTP server, Python's aiosmtpd, with STARTTLS (a certificate from our own
 //!   CA, trusted through `ca_file`) and AUTH.
+//! - Postfix's smtp-sink, which offers PIPELINING (aiosmtpd does not) and dumps every message it
+//!   takes: from Debian's postfix package, unpacked into `target/postfix` by `.ci/run` (no daemon,
+//!   nothing installed), or wherever `LETTERMERGE_POSTFIX` points.
 
 mod common;
 
@@ -311,4 +314,163 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
         .split(':')
         .map(|dir| Path::new(dir).join(program))
         .find(|p| p.is_file())
+}
+
+/// Postfix's smtp-sink on 127.0.0.1, writing each message it accepts to a file of its own; killed
+/// when dropped.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    dumps: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::var_os("LETTERMERGE_POSTFIX")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/postfix"));
+        let sink = root.join("usr/sbin/smtp-sink");
+        assert!(
+            sink.is_file(),
+            "no smtp-sink at {}: the system suite needs Postfix's smtp-sink; .ci/run unpacks it \
+             (apt-get download postfix && dpkg -x postfix_*.deb target/postfix)",
+            sink.display()
+        );
+        let dumps = tempfile::tempdir().unwrap();
+        // Run as root, smtp-sink must drop to another user, who then writes the dumps.
+        std::fs::set_permissions(dumps.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let root_user = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        let port = free_port();
+        let mut command = Command::new(&sink);
+        command.env("LD_LIBRARY_PATH", root.join("usr/lib/postfix"));
+        if root_user {
+            command.args(["-u", "nobody"]);
+        }
+        let child = command
+            .arg("-d")
+            .arg(dumps.path().join("message."))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("64")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("smtp-sink starts");
+        let sink = SmtpSink { child, port, dumps };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "smtp-sink does not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        sink
+    }
+
+    /// Every message taken so far: its envelope recipients, and its text as the client sent it
+    /// (lines ending in `\n`, the last empty lines left out).
+    fn messages(&self) -> Vec<(Vec<String>, String)> {
+        let mut messages = Vec::new();
+        for entry in std::fs::read_dir(self.dumps.path()).unwrap() {
+            let dump = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let mut lines = dump.lines();
+            let mut rcpts = Vec::new();
+            // smtp-sink's own header lines, which end with its three-line Received header.
+            for line in lines.by_ref() {
+                if let Some(rcpt) = line.strip_prefix("X-Rcpt-Args: ") {
+                    rcpts.push(rcpt.trim_matches(['<', '>']).to_string());
+                }
+                if line.starts_with("Received: ") {
+                    break;
+                }
+            }
+            let text: Vec<&str> = lines.skip(2).collect();
+            messages.push((rcpts, without_trailing_empty_lines(&text)));
+        }
+        messages
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn without_trailing_empty_lines(lines: &[&str]) -> String {
+    let end = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(0, |i| i + 1);
+    lines[..end].join("\n")
+}
+
+/// A message's text without its Date (which says when it went), lines ending in `\n`.
+fn undated(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("Date: ")).collect();
+    without_trailing_empty_lines(&lines)
+}
+
+#[test]
+fn pipelining_to_postfix_smtp_sink_delivers_each_letter_once_as_rendered() {
+    let sink = SmtpSink::start();
+    let recipients: String = (0..60)
+        .map(|i| {
+            let cc = if i % 4 == 0 { format!("cc = [\"office-{i}@example.net\"]\n") } else { String::new() };
+            format!("[[recipient]]\nid = \"r-{i:02}\"\nname = \"Name {i}\"\nemail = \"r-{i:02}@example.org\"\n{cc}\n")
+        })
+        .collect();
+    // Lines that start with dots go doubled on the wire; smtp-sink undoes that.
+    let template =
+        "Dear {{recipient.name}},\n\n.A line that starts with a dot.\n\n..And one with two.\n";
+    let ran = Test::campaign()
+        .recipients(&recipients)
+        .template(template)
+        .setting("smtp", "host = \"127.0.0.1\"")
+        .setting("smtp", &format!("port = {}", sink.port))
+        .setting("smtp", "security = \"none\"")
+        .setting("smtp", "connections = 3")
+        .args(["send", "--yes"])
+        .stderr_has("sent 60, 0 not sent")
+        .run();
+    let rendered = ran.again().args(["render", "--format", "eml"]).run();
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 60, "one message per letter");
+    for i in 0..60 {
+        let to = format!("r-{i:02}@example.org");
+        let mine: Vec<_> = messages
+            .iter()
+            .filter(|(rcpts, _)| rcpts[0] == to)
+            .collect();
+        assert_eq!(mine.len(), 1, "messages to {to}");
+        let (rcpts, text) = mine[0];
+        let mut want = vec![to.clone()];
+        if i % 4 == 0 {
+            want.push(format!("office-{i}@example.net"));
+        }
+        assert_eq!(rcpts, &want, "the envelope of r-{i:02}");
+        let eml = rendered.out(&format!("r-{i:02}.eml"));
+        assert_eq!(
+            undated(text),
+            undated(&eml),
+            "r-{i:02}'s message as rendered"
+        );
+    }
+    assert!(messages
+        .iter()
+        .any(|(_, t)| t.contains("\n.A line that starts with a dot.\n")));
+    assert!(messages
+        .iter()
+        .any(|(_, t)| t.contains("\n..And one with two.\n")));
+    rendered
+        .again()
+        .args(["send", "--yes"])
+        .stderr_has("already sent")
+        .run();
+    assert_eq!(sink.messages().len(), 60, "a second run sends nothing");
 }
