@@ -168,8 +168,8 @@ async fn one_letter(
 }
 
 /// Connects if needed, records `sending`, and sends: the record is asked for first and goes to
-/// disk while the envelope (MAIL, RCPT) is with the server; the content waits for it. A letter
-/// refused before its content went out is put back to pending in the journal.
+/// disk while the envelope (MAIL, RCPT, DATA) is with the server; the content waits for it. A
+/// letter refused before its content went out is put back to pending in the journal.
 async fn attempt_once(
     connector: &Connector,
     writer: Option<&Writer>,
