@@ -389,10 +389,16 @@ fn progress_bar(total: usize) -> ProgressBar {
     }
     let bar = ProgressBar::new(total as u64);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} {bar:30} {pos}/{len} sent, {elapsed} so far, {eta} left",
+        "{spinner} {bar:30} {pos}/{len} letters ({msg}), {rate}, {elapsed} so far, {eta} left",
     ) {
-        bar.set_style(style);
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} a second", state.per_sec());
+            },
+        ));
     }
+    bar.set_message("0 sent, 0 not sent");
     bar
 }
 

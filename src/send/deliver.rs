@@ -2,6 +2,7 @@
 //! recording each letter in the journal before its content goes out.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,34 @@ struct Shared {
     /// Set when no letter can go out (login refused): the rest are left pending.
     stop: Mutex<Option<String>>,
     fates: Mutex<Vec<(RecipientId, Fate)>>,
+    tally: Tally,
+}
+
+/// What the progress bar tells besides how many letters are done: how many went, how many not.
+#[derive(Default)]
+struct Tally {
+    sent: AtomicUsize,
+    not_sent: AtomicUsize,
+}
+
+impl Tally {
+    /// Counts one letter's fate on the bar. The bar's rate and time left come from indicatif.
+    fn count(&self, fate: &Fate, progress: &ProgressBar) {
+        let (sent, not_sent) = match fate {
+            Fate::Sent(_) => (
+                self.sent.fetch_add(1, Ordering::Relaxed) + 1,
+                self.not_sent.load(Ordering::Relaxed),
+            ),
+            _ => (
+                self.sent.load(Ordering::Relaxed),
+                self.not_sent.fetch_add(1, Ordering::Relaxed) + 1,
+            ),
+        };
+        progress.inc(1);
+        if !progress.is_hidden() {
+            progress.set_message(format!("{sent} sent, {not_sent} not sent"));
+        }
+    }
 }
 
 /// Sends every letter over `connections` connections; returns each letter's fate.
@@ -52,6 +81,7 @@ pub fn deliver(
             .map_or(Duration::ZERO, |r| r.interval()),
         stop: Mutex::new(None),
         fates: Mutex::new(Vec::new()),
+        tally: Tally::default(),
     });
     let connector = Arc::new(connector);
     // Two workers keep the connections moving while one is in the kernel; on a single CPU a
@@ -106,7 +136,7 @@ async fn worker(
                 one_letter(shared, connector, writer, &mut conn, &letter, next.as_ref()).await
             }
         };
-        progress.inc(1);
+        shared.tally.count(&fate, progress);
         shared
             .fates
             .lock()
@@ -268,12 +298,13 @@ pub fn deliver_sendmail(
         .num_threads(parallel.max(1))
         .build()
         .expect("a thread pool starts");
+    let tally = Tally::default();
     let mut fates: Vec<(RecipientId, Fate)> = pool.install(|| {
         letters
             .par_iter()
             .map(|letter| {
                 let fate = hand_over(&transport, writer.as_ref(), letter);
-                progress.inc(1);
+                tally.count(&fate, progress);
                 (letter.id.clone(), fate)
             })
             .collect()
