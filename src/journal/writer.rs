@@ -58,8 +58,8 @@ impl Writer {
     }
 
     /// Records that the letter is about to go out, and returns once that record is on disk. Send
-    /// the letter's DATA only after `Ok`: then a crash at any moment leaves the letter `sending`,
-    /// which the next run reads as uncertain, never as unsent.
+    /// the letter's content (what follows DATA's 354) only after `Ok`: then a crash at any moment
+    /// leaves the letter `sending`, which the next run reads as uncertain, never as unsent.
     ///
     /// Refuses a letter recorded as sent (a letter is never sent twice) or being sent right now.
     pub fn mark_sending(
@@ -73,8 +73,8 @@ impl Writer {
     }
 
     /// [`Writer::mark_sending`] for a task, in two steps: the record is asked for now and the
-    /// answer awaited later, without holding a thread. Send the letter's DATA only after the
-    /// answer is `Ok`; what needs no record (the envelope) may go out meanwhile.
+    /// answer awaited later, without holding a thread. Send the letter's content only after the
+    /// answer is `Ok`; what needs no record (MAIL, RCPT, DATA) may go out meanwhile.
     pub fn ask_sending(
         &self,
         recipient: &RecipientId,

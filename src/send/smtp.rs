@@ -279,19 +279,21 @@ pub struct DataContent(String);
 
 impl DataContent {
     pub fn new(message: &[u8]) -> Option<DataContent> {
-        let mut out = Vec::with_capacity(message.len() + message.len() / 512 + 8);
-        let mut from = 0;
-        if message.first() == Some(&b'.') {
-            out.push(b'.');
+        let text = std::str::from_utf8(message).ok()?;
+        let mut out = String::with_capacity(text.len() + text.len() / 512 + 8);
+        if text.starts_with('.') {
+            out.push('.');
         }
+        let mut from = 0;
         for at in memchr::memmem::find_iter(message, b"\r\n.") {
-            out.extend_from_slice(&message[from..at + 2]);
-            out.push(b'.');
+            // `at + 2` is just after an ASCII LF: a character boundary.
+            out.push_str(&text[from..at + 2]);
+            out.push('.');
             from = at + 2;
         }
-        out.extend_from_slice(&message[from..]);
-        out.extend_from_slice(b"\r\n.\r\n");
-        String::from_utf8(out).ok().map(DataContent)
+        out.push_str(&text[from..]);
+        out.push_str("\r\n.\r\n");
+        Some(DataContent(out))
     }
 }
 
