@@ -115,10 +115,19 @@ pub fn include<'reg, 'rc>(
     }
     let mut inner = StringOutput::new();
     template.render(r, ctx, rc, &mut inner)?;
-    let text = inner.into_string()?;
+    place(name, inner.into_string()?, standalone, out)
+}
+
+/// Writes what a partial merged to. A partial on a line of its own loses its last line break
+/// (the line's own is dropped by Handlebars), and its text is noted as a block.
+pub fn place(name: &str, text: String, standalone: bool, out: &mut dyn Output) -> HelperResult {
+    if !standalone {
+        out.write(&text)?;
+        return Ok(());
+    }
     let text = text.strip_suffix('\n').unwrap_or(&text);
-    BLOCKS.with(|b| b.borrow_mut().push((name.to_string(), text.to_string())));
     out.write(text)?;
+    BLOCKS.with(|b| b.borrow_mut().push((name.to_string(), text.to_string())));
     Ok(())
 }
 

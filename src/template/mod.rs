@@ -4,6 +4,7 @@ pub mod escape;
 pub mod helpers;
 pub mod include;
 pub mod locale;
+pub mod memo;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,9 +46,18 @@ pub struct Letters {
     settings_file: PathBuf,
     /// Where `[email] subject` stands in the settings file, when it is written there.
     subject_span: Option<std::ops::Range<usize>>,
-    /// Contexts holding `shared`, reused letter after letter (one per thread at most), each
-    /// marked when its `letter` carries a recipient's own slots.
-    contexts: Mutex<Vec<(Context, bool)>>,
+    /// Which pieces of each template are the same in every letter.
+    plan: memo::Plan,
+    /// Contexts holding `shared`, reused letter after letter (one per thread at most).
+    contexts: Mutex<Vec<Pooled>>,
+}
+
+/// A context holding the campaign's names, with what it has kept of the letters merged in it.
+struct Pooled {
+    context: Context,
+    /// Its `letter` carries the last recipient's own slots.
+    overridden: bool,
+    memo: memo::Memo,
 }
 
 impl Letters {
@@ -149,6 +159,7 @@ impl Letters {
             Value::String(settings.campaign.date.to_string()),
         );
         Ok(Letters {
+            plan: memo::Plan::new(&letters),
             letters,
             subject,
             main,
@@ -180,20 +191,38 @@ impl Letters {
     /// file, line and column, the recipient and the missing name.
     pub fn render(&self, recipient: &Recipient) -> Result<Letter, Problem> {
         let mut pooled = self.contexts.lock().map_or(None, |mut pool| pool.pop());
-        let (context, overridden) = pooled
-            .get_or_insert_with(|| (Context::from(Value::Object(self.shared.clone())), false));
-        self.fill(context, overridden, recipient);
-        let letter = self.render_in(context, recipient);
+        let slot = pooled.get_or_insert_with(|| Pooled {
+            context: Context::from(Value::Object(self.shared.clone())),
+            overridden: false,
+            memo: memo::Memo::default(),
+        });
+        self.fill(&mut slot.context, &mut slot.overridden, recipient);
+        // Text kept from earlier letters is only right for letters with the campaign's slots.
+        let language = recipient
+            .fields
+            .get("language")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let reuse = recipient.letter.is_empty().then_some(memo::Reuse {
+            memo: &mut slot.memo,
+            language,
+        });
+        let letter = self.render_in(&slot.context, reuse, recipient);
         if let (Ok(mut pool), Some(pooled)) = (self.contexts.lock(), pooled) {
             pool.push(pooled);
         }
         letter
     }
 
-    fn render_in(&self, context: &Context, recipient: &Recipient) -> Result<Letter, Problem> {
+    fn render_in(
+        &self,
+        context: &Context,
+        reuse: Option<memo::Reuse<'_>>,
+        recipient: &Recipient,
+    ) -> Result<Letter, Problem> {
         let name = self.template_for(recipient);
         let ((body, notes), blocks) = include::Blocks::collect(|| {
-            Notes::collect(|| self.letters.render_with_context(name, context))
+            Notes::collect(|| memo::render(&self.letters, &self.plan, reuse, name, context))
         });
         let mut markdown = body.map_err(|e| self.render_problem(&e, recipient, name))?;
         if !notes.is_empty() {

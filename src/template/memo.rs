@@ -1,0 +1,576 @@
+//! The parts of a letter that are the same in every letter, merged once.
+//!
+//! Most of a campaign's letter reads only campaign-wide names: the sender's block, the date, the
+//! demands, the signatures. At load time each top-level piece of every template is classed
+//! ([`Plan`]): a piece is *fixed* when everything it reads is `letter`, `sender`, `campaign` or
+//! `date` (or, inside `{{#each}}`/`{{#with}}` over such a value, that value's own items), and
+//! every helper it calls depends only on its parameters and the letter's language. A fixed piece
+//! merges to the same text for every recipient who has the same language and no
+//! `[recipient.letter]` slots of their own, so its text is kept ([`Memo`]) and written again for
+//! the next such recipient instead of being merged again.
+//!
+//! Anything that is not plainly fixed is merged for each letter as before: a footnote (it
+//! numbers itself), a partial with arguments, a path that climbs out of its block (`../`,
+//! `@root`), a helper not on the list. Handlebars' own state between pieces (whether the last
+//! text ended a line, and so on) is recorded with the text and put back, so what follows a kept
+//! piece merges exactly as it would have.
+
+use std::collections::HashMap;
+
+use handlebars::template::{Parameter, Template, TemplateElement};
+use handlebars::{
+    Context, Handlebars, Output, Path, RenderContext, RenderError, RenderErrorReason, Renderable,
+    StringOutput,
+};
+
+use super::include;
+
+/// Names every letter shares: a path that starts with one of them reads no recipient data.
+const SHARED: [&str; 4] = ["letter", "sender", "campaign", "date"];
+
+/// Helpers whose output depends only on their parameters and on the letter's language.
+const PURE_HELPERS: [&str; 20] = [
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "and",
+    "or",
+    "not",
+    "len",
+    "default",
+    "join",
+    "lines",
+    "enumerate",
+    "format_date",
+];
+
+/// Helpers that render their block in the context of their first parameter.
+const SCOPING_HELPERS: [&str; 2] = ["each", "with"];
+
+/// Partials may include partials: this many levels, then it is taken for a loop.
+const MAX_DEPTH: usize = 32;
+
+/// What each top-level piece of each template is.
+#[derive(Debug, Default)]
+pub struct Plan {
+    templates: HashMap<String, Vec<Piece>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    /// Merged for every letter.
+    Varying,
+    /// The same for every recipient with the same language and no letter slots of their own.
+    Fixed,
+    /// A bare partial on its own (`{{> name}}`, compiled to `__include`): its own pieces are
+    /// classed in turn.
+    Include { name: String, standalone: bool },
+}
+
+impl Plan {
+    /// Classes the pieces of every template of `registry`.
+    pub fn new(registry: &Handlebars<'_>) -> Plan {
+        let templates = registry
+            .get_templates()
+            .iter()
+            .map(|(name, template)| (name.clone(), template.elements.iter().map(piece).collect()))
+            .collect();
+        Plan { templates }
+    }
+
+    /// How many pieces of the named template are fixed (for tests).
+    #[cfg(test)]
+    fn fixed(&self, name: &str) -> usize {
+        self.templates
+            .get(name)
+            .map_or(0, |p| p.iter().filter(|p| **p == Piece::Fixed).count())
+    }
+}
+
+/// The kept text of fixed pieces, for one thread's letters: by language, then template.
+#[derive(Debug, Default)]
+pub struct Memo {
+    kept: HashMap<String, HashMap<String, Vec<Option<Kept>>>>,
+}
+
+impl Memo {
+    fn slots(&mut self, language: &str, template: &str) -> &mut Vec<Option<Kept>> {
+        if !self.kept.contains_key(language) {
+            self.kept.insert(language.to_string(), HashMap::new());
+        }
+        let templates = self.kept.get_mut(language).expect("inserted above");
+        if !templates.contains_key(template) {
+            templates.insert(template.to_string(), Vec::new());
+        }
+        templates.get_mut(template).expect("inserted above")
+    }
+}
+
+/// A fixed piece's text, with Handlebars' state before and after it.
+#[derive(Debug, Clone)]
+struct Kept {
+    before: State,
+    text: String,
+    after: State,
+}
+
+/// What Handlebars carries from one piece to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct State {
+    trailing_newline: bool,
+    content_produced: bool,
+    indent_before_write: bool,
+}
+
+impl State {
+    fn of(rc: &RenderContext<'_, '_>) -> State {
+        State {
+            trailing_newline: rc.get_trailine_newline(),
+            content_produced: rc.get_content_produced(),
+            indent_before_write: rc.get_indent_before_write(),
+        }
+    }
+
+    fn restore(self, rc: &mut RenderContext<'_, '_>) {
+        rc.set_trailing_newline(self.trailing_newline);
+        rc.set_content_produced(self.content_produced);
+        rc.set_indent_before_write(self.indent_before_write);
+    }
+}
+
+/// Kept text may be used for this letter: its language, when it has no letter slots of its own.
+pub struct Reuse<'m> {
+    pub memo: &'m mut Memo,
+    pub language: &'m str,
+}
+
+/// Merges the named template as Handlebars would, using and filling `reuse`'s kept text.
+pub fn render(
+    registry: &Handlebars<'_>,
+    plan: &Plan,
+    mut reuse: Option<Reuse<'_>>,
+    name: &str,
+    ctx: &Context,
+) -> Result<String, RenderError> {
+    let template = registry
+        .get_template(name)
+        .ok_or_else(|| RenderErrorReason::TemplateNotFound(name.to_string()))?;
+    let mut rc = RenderContext::new(template.name.as_ref());
+    rc.set_recursive_lookup(registry.recursive_lookup());
+    let mut out = StringOutput::new();
+    let mut merge = Merge {
+        registry,
+        plan,
+        ctx,
+        reuse: reuse.as_mut(),
+    };
+    merge.template(name, template, &mut rc, &mut out, 0)?;
+    Ok(out.into_string()?)
+}
+
+struct Merge<'a, 'm, 'reg> {
+    registry: &'reg Handlebars<'reg>,
+    plan: &'a Plan,
+    ctx: &'a Context,
+    reuse: Option<&'a mut Reuse<'m>>,
+}
+
+impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
+    /// One template's pieces in order; errors get the piece's line and column, as Handlebars
+    /// gives them.
+    fn template<'rc>(
+        &mut self,
+        name: &str,
+        template: &'rc Template,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut StringOutput,
+        depth: usize,
+    ) -> Result<(), RenderError>
+    where
+        'reg: 'rc,
+        'a: 'rc,
+    {
+        rc.set_current_template_name(template.name.as_ref());
+        let pieces = self.plan.templates.get(name);
+        for (idx, element) in template.elements.iter().enumerate() {
+            let piece = pieces.and_then(|p| p.get(idx)).unwrap_or(&Piece::Varying);
+            self.piece(name, idx, piece, element, rc, out, depth)
+                .map_err(|mut e| {
+                    if e.line_no.is_none() {
+                        if let Some(m) = template.mapping.get(idx) {
+                            e.line_no = Some(m.0);
+                            e.column_no = Some(m.1);
+                        }
+                    }
+                    if e.template_name.is_none() {
+                        e.template_name.clone_from(&template.name);
+                    }
+                    e
+                })?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn piece<'rc>(
+        &mut self,
+        name: &str,
+        idx: usize,
+        piece: &Piece,
+        element: &'rc TemplateElement,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut StringOutput,
+        depth: usize,
+    ) -> Result<(), RenderError>
+    where
+        'reg: 'rc,
+        'a: 'rc,
+    {
+        match piece {
+            Piece::Varying => element.render(self.registry, self.ctx, rc, out),
+            Piece::Include { name, standalone } => {
+                let Some(partial) = self.registry.get_template(name) else {
+                    // The helper reports the missing partial.
+                    return element.render(self.registry, self.ctx, rc, out);
+                };
+                if depth >= MAX_DEPTH {
+                    return Err(RenderErrorReason::Other(format!(
+                        "the partial `{name}` includes itself, directly or through other partials"
+                    ))
+                    .into());
+                }
+                // What Handlebars does around a helper call: a helper that writes nothing
+                // leaves the state as it was.
+                let before = State::of(rc);
+                rc.set_content_produced(false);
+                let mut inner = StringOutput::new();
+                self.template(name, partial, rc, &mut inner, depth + 1)?;
+                if rc.get_content_produced() {
+                    rc.set_indent_before_write(rc.get_trailine_newline());
+                } else {
+                    rc.set_content_produced(before.content_produced);
+                    rc.set_indent_before_write(before.indent_before_write);
+                }
+                include::place(name, inner.into_string()?, *standalone, out)?;
+                Ok(())
+            }
+            Piece::Fixed => {
+                let Some(reuse) = self.reuse.as_deref_mut() else {
+                    return element.render(self.registry, self.ctx, rc, out);
+                };
+                let before = State::of(rc);
+                let slots = reuse.memo.slots(reuse.language, name);
+                if let Some(Some(kept)) = slots.get(idx) {
+                    if kept.before == before {
+                        out.write(&kept.text)?;
+                        kept.after.restore(rc);
+                        return Ok(());
+                    }
+                }
+                let mut text = StringOutput::new();
+                element.render(self.registry, self.ctx, rc, &mut text)?;
+                let text = text.into_string()?;
+                out.write(&text)?;
+                if slots.len() <= idx {
+                    slots.resize(idx + 1, None);
+                }
+                slots[idx] = Some(Kept {
+                    before,
+                    text,
+                    after: State::of(rc),
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Classes one top-level piece.
+fn piece(element: &TemplateElement) -> Piece {
+    match element {
+        TemplateElement::Expression(ht) => {
+            if let Some(include) = bare_include(ht) {
+                return include;
+            }
+            class(fixed_helper(ht, false))
+        }
+        TemplateElement::HtmlExpression(ht) | TemplateElement::HelperBlock(ht) => {
+            class(fixed_helper(ht, false))
+        }
+        // Plain text costs nothing to merge; decorators and Handlebars' own partials are left
+        // to Handlebars.
+        _ => Piece::Varying,
+    }
+}
+
+fn class(fixed: bool) -> Piece {
+    if fixed {
+        Piece::Fixed
+    } else {
+        Piece::Varying
+    }
+}
+
+/// `{{__include "name"}}` or `{{__include "name" standalone=true}}`, as [`include::rewrite`]
+/// writes them.
+fn bare_include(ht: &handlebars::template::HelperTemplate) -> Option<Piece> {
+    if ht.name.as_name() != Some(include::HELPER) || ht.block || ht.params.len() != 1 {
+        return None;
+    }
+    let Parameter::Literal(serde_json::Value::String(name)) = &ht.params[0] else {
+        return None;
+    };
+    let standalone = match ht.hash.len() {
+        0 => false,
+        1 => match ht.hash.get("standalone") {
+            Some(Parameter::Literal(serde_json::Value::Bool(b))) => *b,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(Piece::Include {
+        name: name.clone(),
+        standalone,
+    })
+}
+
+/// Whether a helper call or value (with its block, if any) reads only shared names. `scoped`:
+/// inside a block whose context is a shared value, where relative paths read that value.
+fn fixed_helper(ht: &handlebars::template::HelperTemplate, scoped: bool) -> bool {
+    let Some(name) = ht.name.as_name() else {
+        return false;
+    };
+    let is_helper = PURE_HELPERS.contains(&name);
+    let value_only = !ht.block && ht.params.is_empty() && ht.hash.is_empty();
+    if !is_helper {
+        // `{{letter.subject}}` is a value; anything else unknown is left to Handlebars.
+        return value_only && fixed_path_text(name, scoped);
+    }
+    if value_only {
+        // `{{len}}` and the like: a helper called without parameters reads the context.
+        return false;
+    }
+    if !ht.params.iter().all(|p| fixed_param(p, scoped)) {
+        return false;
+    }
+    if !ht.hash.values().all(|p| fixed_param(p, scoped)) {
+        return false;
+    }
+    let block_scoped = if SCOPING_HELPERS.contains(&name) {
+        // Its block reads the value it iterates over; that value was checked above.
+        !ht.params.is_empty()
+    } else {
+        scoped
+    };
+    if ht.block_param.is_some() && !SCOPING_HELPERS.contains(&name) {
+        return false;
+    }
+    let block_ok = ht
+        .template
+        .as_ref()
+        .is_none_or(|t| fixed_template(t, block_scoped));
+    // `{{else}}` renders in the outer context.
+    let inverse_ok = ht
+        .inverse
+        .as_ref()
+        .is_none_or(|t| fixed_template(t, scoped));
+    block_ok && inverse_ok
+}
+
+fn fixed_template(template: &Template, scoped: bool) -> bool {
+    template.elements.iter().all(|e| match e {
+        TemplateElement::RawString(_) | TemplateElement::Comment(_) => true,
+        TemplateElement::Expression(ht)
+        | TemplateElement::HtmlExpression(ht)
+        | TemplateElement::HelperBlock(ht) => fixed_helper(ht, scoped),
+        _ => false,
+    })
+}
+
+fn fixed_param(param: &Parameter, scoped: bool) -> bool {
+    match param {
+        Parameter::Literal(_) => true,
+        Parameter::Path(Path::Relative((_, raw))) | Parameter::Path(Path::Local((_, _, raw))) => {
+            fixed_path_text(raw, scoped)
+        }
+        Parameter::Name(name) => fixed_path_text(name, scoped),
+        Parameter::Subexpression(sub) => match sub.as_element() {
+            TemplateElement::Expression(ht) => fixed_helper(ht, scoped),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A path as written: shared names at the top, anything that stays inside a shared block's
+/// value within it. Paths that climb out (`../`, `@root`) are never fixed.
+fn fixed_path_text(raw: &str, scoped: bool) -> bool {
+    if raw.contains("..") || raw.contains("@root") {
+        return false;
+    }
+    if !raw
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '[' | ']' | '@'))
+    {
+        return false;
+    }
+    if scoped {
+        return true;
+    }
+    let first = raw.split(['.', '/']).next().unwrap_or("");
+    SHARED.contains(&first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::helpers::footnote::Notes;
+    use super::*;
+
+    fn plan_of(text: &str) -> (Plan, Handlebars<'static>) {
+        plan_with(text, &[])
+    }
+
+    /// A registry as `Letters` builds it: bare partials rewritten to `__include`.
+    fn plan_with(text: &str, partials: &[(&str, &str)]) -> (Plan, Handlebars<'static>) {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(super::super::escape::escape_markdown);
+        super::super::helpers::register(&mut registry);
+        registry
+            .register_template_string("t", include::rewrite(text).as_ref())
+            .unwrap();
+        for (name, text) in partials {
+            let text = include::rewrite(text);
+            registry
+                .register_template_string(name, text.as_ref())
+                .unwrap();
+            registry.register_partial(name, text.as_ref()).unwrap();
+        }
+        (Plan::new(&registry), registry)
+    }
+
+    fn context(name: &str, language: &str) -> Context {
+        Context::wraps(serde_json::json!({
+            "recipient": {"name": name, "language": language, "cc": [format!("{name}@example.org")]},
+            "letter": {"subject": "Stop *returns*", "demands": ["Free them", "Let them go"],
+                       "signers": [{"name": "A", "title": "Director"}, {"name": "B"}]},
+            "sender": {"name": "Ann", "address": ["1 Road", "Town"]},
+            "campaign": {"id": "c"},
+            "date": "2026-12-10",
+        }))
+        .unwrap()
+    }
+
+    /// Merging with kept text gives what Handlebars gives, letter after letter, with and without
+    /// kept text, in every language.
+    #[test]
+    fn kept_text_merges_like_handlebars() {
+        let text = "{{> head}}\n\n{{format_date date}}\n\n{{> to}}\n\
+            Re: {{letter.subject}}{{#footnote}}A note.{{/footnote}}\n\n\
+            {{enumerate letter.demands style=\"a\"}}\n\n\
+            {{#each letter.signers}}\n{{name}}{{#if title}}, {{title}}{{/if}}\n{{/each}}\n\
+            {{#if recipient.cc}}\ncc: {{join recipient.cc}}\n{{/if}}\n\
+            {{letter.subject}}\n  {{> indented}}\nend {{> inline}} {{date}}\n";
+        let partials = [
+            ("head", "**{{sender.name}}**\\\n{{lines sender.address}}\n"),
+            (
+                "to",
+                "{{recipient.name}}\n{{#if recipient.cc}}{{> head}}\n{{/if}}\n",
+            ),
+            ("indented", "{{sender.name}}\n{{recipient.name}}\n"),
+            ("inline", "{{sender.name}}"),
+        ];
+        let (plan, registry) = plan_with(text, &partials);
+        assert!(plan.fixed("t") >= 4, "{plan:?}");
+        let mut memo = Memo::default();
+        for round in 0..3 {
+            for (name, language) in [("Kim", "ko"), ("Li", "zh"), ("Lee", "ko"), ("Ann", "en")] {
+                let ctx = context(name, language);
+                let want = include::Blocks::collect(|| {
+                    Notes::collect(|| registry.render_with_context("t", &ctx).unwrap())
+                });
+                for reuse in [true, false] {
+                    let reuse = reuse.then_some(Reuse {
+                        memo: &mut memo,
+                        language,
+                    });
+                    let got = include::Blocks::collect(|| {
+                        Notes::collect(|| render(&registry, &plan, reuse, "t", &ctx).unwrap())
+                    });
+                    assert_eq!(got, want, "round {round}, {name}");
+                }
+            }
+        }
+        let kept =
+            |language: &str, template: &str| memo.kept[language][template].iter().flatten().count();
+        assert_eq!(kept("ko", "t"), plan.fixed("t"));
+        assert_eq!(kept("en", "head"), 2, "the sender block's two values");
+    }
+
+    #[test]
+    fn an_error_in_a_kept_piece_points_at_it_every_time() {
+        let (plan, registry) = plan_of("line\n{{letter.missing}}\n");
+        let mut memo = Memo::default();
+        for _ in 0..2 {
+            let reuse = Some(Reuse {
+                memo: &mut memo,
+                language: "en",
+            });
+            let e = render(&registry, &plan, reuse, "t", &context("Kim", "en")).unwrap_err();
+            let plain = registry
+                .render_with_context("t", &context("Kim", "en"))
+                .unwrap_err();
+            assert_eq!((e.line_no, e.column_no), (Some(2), Some(1)));
+            assert_eq!((e.line_no, e.column_no), (plain.line_no, plain.column_no));
+            assert_eq!(e.template_name.as_deref(), Some("t"));
+        }
+    }
+
+    #[test]
+    fn a_partial_that_includes_itself_is_an_error_not_a_crash() {
+        let (plan, registry) = plan_with("{{> a}}\n", &[("a", "x\n{{> a}}\n")]);
+        let e = render(&registry, &plan, None, "t", &context("Kim", "en")).unwrap_err();
+        assert!(e.to_string().contains("includes itself"), "{e}");
+    }
+
+    #[test]
+    fn only_pieces_that_read_shared_names_are_fixed() {
+        for (text, fixed) in [
+            ("{{letter.subject}}", 1),
+            ("{{date}}", 1),
+            ("{{format_date date}}", 1),
+            ("{{enumerate letter.demands style=\"1\"}}", 1),
+            ("{{#each letter.signers}}{{name}}{{@index}}{{/each}}", 1),
+            ("{{#each letter.signers as |s|}}{{s.name}}{{/each}}", 1),
+            ("{{#with sender}}{{name}}{{/with}}", 1),
+            ("{{#if letter.x}}{{sender.name}}{{else}}{{date}}{{/if}}", 1),
+            ("{{recipient.name}}", 0),
+            ("{{#if recipient.cc}}{{letter.x}}{{/if}}", 0),
+            ("{{#if letter.x}}{{recipient.name}}{{/if}}", 0),
+            ("{{#each letter.signers}}{{../recipient.name}}{{/each}}", 0),
+            (
+                "{{#each letter.signers}}{{@root.recipient.name}}{{/each}}",
+                0,
+            ),
+            ("{{#if letter.x}}{{name}}{{/if}}", 0),
+            ("{{#footnote}}A note.{{/footnote}}", 0),
+            ("{{footnote letter.note}}", 0),
+            ("{{join letter.x (lookup recipient \"cc\")}}", 0),
+            ("{{this}}", 0),
+            ("{{len}}", 0),
+            ("{{unknown letter.x}}", 0),
+            ("{{#each letter.signers}}{{> sig}}{{/each}}", 0),
+        ] {
+            let (plan, _) = plan_of(text);
+            assert_eq!(plan.fixed("t"), fixed, "{text}");
+        }
+    }
+}
