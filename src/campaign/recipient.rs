@@ -225,6 +225,9 @@ impl Recipient {
 
 /// Text fit for a mail header: control characters (CR, LF, tab …) become spaces.
 pub fn header_safe(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.trim().to_string();
+    }
     s.replace("\r\n", " ")
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

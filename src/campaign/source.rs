@@ -5,18 +5,17 @@
 //! fails, the whole file is parsed so the error points at the right place), and CSV is read a row
 //! at a time. A campaign of any size fits in little more memory than its text.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufReader;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::Value;
-use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use super::recipient::{RawField, RawRecipient};
 use super::settings::toml_problem;
-use super::value::toml_to_json;
 use crate::diagnostic::Problem;
 
 /// Raw recipients in file order, or the problem that stopped reading.
@@ -65,31 +64,61 @@ fn cannot_read(path: &Path, e: &std::io::Error) -> Problem {
     Problem::error(format!("cannot read {}: {e}", path.display())).hint(hint)
 }
 
-type TomlEntry = Spanned<BTreeMap<String, Spanned<toml::Value>>>;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TomlFile {
-    #[serde(default)]
-    recipient: Vec<TomlEntry>,
-}
-
 /// Parses a whole recipients TOML file into raw entries with spans into `text`.
 pub fn parse_toml(path: &Path, text: &str) -> Result<Vec<RawRecipient>, Problem> {
-    let file: TomlFile = toml::from_str(text).map_err(|e| {
-        let mut p = toml_problem(path, &e);
-        if e.message().contains("unknown field") {
-            p = p.hint(
-                "each recipient starts with a line [[recipient]]; other keys belong inside one",
-            );
+    toml_entries(path, text, 0, text)
+}
+
+/// The `[[recipient]]` entries of `piece`, which starts at `offset` in the file's `text`.
+///
+/// The document is read as toml's own tree of borrowed strings and spans, and each value turned
+/// straight into what templates read: no generic deserializing in between.
+fn toml_entries(
+    path: &Path,
+    piece: &str,
+    offset: usize,
+    text: &str,
+) -> Result<Vec<RawRecipient>, Problem> {
+    let document = DeTable::parse(piece).map_err(|e| toml_problem(path, &e))?;
+    let at = |span: Range<usize>| span.start + offset..span.end + offset;
+    let not_valid = |message: String, span: Range<usize>| {
+        Problem::error(format!("{} is not valid: {message}", file_name(path)))
+            .at(path, at(span))
+            .hint("each recipient starts with a line [[recipient]]; other keys belong inside one")
+    };
+    let mut entries = Vec::new();
+    for (key, value) in document.into_inner() {
+        if key.get_ref() != "recipient" {
+            return Err(not_valid(
+                format!("unknown key `{}`, expected `recipient`", key.get_ref()),
+                key.span(),
+            ));
         }
-        p
-    })?;
-    Ok(file
-        .recipient
-        .into_iter()
-        .map(|e| raw_entry(e, 0, text))
-        .collect())
+        let span = value.span();
+        let DeValue::Array(items) = value.into_inner() else {
+            return Err(not_valid(
+                "`recipient` must be a list of [[recipient]] tables".into(),
+                span,
+            ));
+        };
+        for item in items {
+            let span = item.span();
+            let DeValue::Table(table) = item.into_inner() else {
+                return Err(not_valid(
+                    "each recipient must be a table of keys".into(),
+                    span,
+                ));
+            };
+            entries.push(raw_entry(path, table, at(span), offset, text)?);
+        }
+    }
+    Ok(entries)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// A large TOML file read a piece at a time: pieces are cut at `[[recipient]]` lines.
@@ -142,14 +171,9 @@ impl TomlPieces {
     fn parse_next(&mut self) -> Result<(), Problem> {
         let (start, end) = (self.cuts[self.next], self.cuts[self.next + 1]);
         self.next += 1;
-        match toml::from_str::<TomlFile>(&self.text[start..end]) {
-            Ok(file) => {
-                let text = &self.text;
-                self.ready.extend(
-                    file.recipient
-                        .into_iter()
-                        .map(|e| raw_entry(e, start, text)),
-                );
+        match toml_entries(&self.path, &self.text[start..end], start, &self.text) {
+            Ok(entries) => {
+                self.ready.extend(entries);
                 Ok(())
             }
             Err(_) => {
@@ -195,27 +219,78 @@ fn entry_starts(text: &str) -> Vec<usize> {
     starts
 }
 
-fn raw_entry(entry: TomlEntry, offset: usize, text: &str) -> RawRecipient {
-    let span = entry.span();
+/// One `[[recipient]]` table; `span` is its place in the file, and the spans inside `table`
+/// are `offset` bytes before the file's.
+fn raw_entry(
+    path: &Path,
+    table: DeTable<'_>,
+    span: Range<usize>,
+    offset: usize,
+    text: &str,
+) -> Result<RawRecipient, Problem> {
     // The entry's place is its first line: where a person looks for it.
-    let start = (span.start + offset).min(text.len());
+    let start = span.start.min(text.len());
     let first_line = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let fields = entry
-        .into_inner()
+    let fields = table
         .into_iter()
-        .map(|(key, v)| {
-            let span = v.span();
-            RawField {
-                key,
-                value: toml_to_json(v.get_ref()),
+        .map(|(key, value)| {
+            let span = value.span();
+            let value = de_to_json(value.into_inner()).map_err(|at| {
+                let at = if at.is_empty() { span.clone() } else { at };
+                Problem::error(format!(
+                    "{} is not valid: this number is too large",
+                    file_name(path)
+                ))
+                .at(path, at.start + offset..at.end + offset)
+                .hint("write it as a string in \"quotes\"")
+            })?;
+            Ok(RawField {
+                key: key.into_inner().into_owned(),
+                value,
                 span: span.start + offset..span.end + offset,
-            }
+            })
         })
-        .collect();
-    RawRecipient {
+        .collect::<Result<_, Problem>>()?;
+    Ok(RawRecipient {
         span: start..first_line.max(start),
         fields,
-    }
+    })
+}
+
+/// TOML to JSON, as templates see values: dates and times become their TOML text
+/// (`2026-12-10`). An integer too large for 64 bits is an error at its span.
+fn de_to_json(value: DeValue<'_>) -> Result<Value, Range<usize>> {
+    Ok(match value {
+        DeValue::String(s) => Value::String(s.into_owned()),
+        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) => Value::from(n),
+            Err(_) => return Err(0..0),
+        },
+        DeValue::Float(f) => Value::from(f.as_str().parse::<f64>().unwrap_or(f64::NAN)),
+        DeValue::Boolean(b) => Value::Bool(b),
+        DeValue::Datetime(d) => Value::String(d.to_string()),
+        DeValue::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| {
+                    let span = v.span();
+                    de_to_json(v.into_inner()).map_err(|e| if e.is_empty() { span } else { e })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        DeValue::Table(table) => Value::Object(
+            table
+                .into_iter()
+                .map(|(k, v)| {
+                    let span = v.span();
+                    let value =
+                        de_to_json(v.into_inner())
+                            .map_err(|e| if e.is_empty() { span } else { e })?;
+                    Ok::<_, Range<usize>>((k.into_inner().into_owned(), value))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
 }
 
 /// The recipients file as the CSV reader reads it, noting where line breaks are. The reader puts
@@ -471,6 +546,46 @@ mod tests {
         let pieces = TomlPieces::new(Path::new("r.toml"), text.clone()).unwrap();
         let read: Vec<_> = pieces.map(Result::unwrap).collect();
         assert_eq!(read.len(), 20_001);
+    }
+
+    #[test]
+    fn what_is_not_a_list_of_recipients_is_an_error_at_its_line() {
+        for (text, says, line) in [
+            ("title = \"x\"\n", "unknown key `title`", 1),
+            ("recipient = \"x\"\n", "must be a list", 1),
+            ("recipient = [1]\n", "must be a table", 1),
+            (
+                "[[recipient]]\nid = \"a\"\nphone = 99999999999999999999\n",
+                "too large",
+                3,
+            ),
+            (
+                "[[recipient]]\nid = \"a\"\nphones = [1, 99999999999999999999]\n",
+                "too large",
+                3,
+            ),
+        ] {
+            let e = parse_toml(Path::new("r.toml"), text).unwrap_err();
+            assert!(e.message.contains(says), "{text:?}: {}", e.message);
+            assert!(e.message.contains("r.toml"), "{}", e.message);
+            let at = e.location.as_ref().expect("a place").span.start;
+            assert_eq!(crate::diagnostic::line_of(text, at), line, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn values_read_as_templates_see_them() {
+        let text = "[[recipient]]\nid = \"a\"\nn = 0x10\nf = 1.5\nd = 2026-12-10\nok = true\n\
+                    list = [\"x\", 2]\n[recipient.letter]\nsubject = \"S\"\n";
+        let entry = &parse_toml(Path::new("r.toml"), text).unwrap()[0];
+        let get = |k: &str| entry.fields.iter().find(|f| f.key == k).unwrap();
+        assert_eq!(get("n").value, serde_json::json!(16));
+        assert_eq!(get("f").value, serde_json::json!(1.5));
+        assert_eq!(get("d").value, serde_json::json!("2026-12-10"));
+        assert_eq!(get("ok").value, serde_json::json!(true));
+        assert_eq!(get("list").value, serde_json::json!(["x", 2]));
+        assert_eq!(get("letter").value, serde_json::json!({"subject": "S"}));
+        assert_eq!(&text[get("d").span.clone()], "2026-12-10");
     }
 
     #[test]

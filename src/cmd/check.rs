@@ -155,8 +155,8 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
         }
         if let Some(letters) = &letters {
             let failed: Vec<Problem> = admitted
-                .par_iter()
-                .filter_map(|r| letters.render(r).err())
+                .par_iter_mut()
+                .filter_map(|r| letters.render_mut(r).err())
                 .collect();
             findings.problems.extend(failed);
         }

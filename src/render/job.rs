@@ -99,7 +99,7 @@ impl Job<'_> {
                             .extend(problems.into_iter().filter(|p| self.reports(p))),
                     }
                 }
-                let done: Vec<_> = admitted.par_iter().map(|r| self.letter(r)).collect();
+                let done: Vec<_> = admitted.par_iter_mut().map(|r| self.letter(r)).collect();
                 let mut batch = Vec::new();
                 for (recipient, result) in admitted.iter().zip(done) {
                     progress.inc(1);
@@ -186,8 +186,8 @@ impl Job<'_> {
     }
 
     /// Merges one letter and renders a file per format.
-    fn letter(&self, recipient: &Recipient) -> Result<Done, Problem> {
-        let letter = self.letters.render(recipient)?;
+    fn letter(&self, recipient: &mut Recipient) -> Result<Done, Problem> {
+        let letter = self.letters.render_mut(recipient)?;
         let mut done = Done {
             files: Vec::new(),
             print_only: false,

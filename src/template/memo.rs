@@ -23,6 +23,7 @@ use handlebars::{
     StringOutput,
 };
 
+use super::helpers::footnote;
 use super::include;
 
 /// Names every letter shares: a path that starts with one of them reads no recipient data.
@@ -73,6 +74,9 @@ enum Piece {
     /// A bare partial on its own (`{{> name}}`, compiled to `__include`): its own pieces are
     /// classed in turn.
     Include { name: String, standalone: bool },
+    /// `{{#footnote}}…{{/footnote}}` whose text is fixed: the text is kept, and the note is
+    /// numbered afresh in each letter.
+    Note,
 }
 
 impl Plan {
@@ -262,7 +266,7 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
                 include::place(name, inner.into_string()?, *standalone, out)?;
                 Ok(())
             }
-            Piece::Fixed => {
+            Piece::Fixed | Piece::Note => {
                 let Some(reuse) = self.reuse.as_deref_mut() else {
                     return element.render(self.registry, self.ctx, rc, out);
                 };
@@ -270,15 +274,26 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
                 let slots = reuse.memo.slots(reuse.language, name);
                 if let Some(Some(kept)) = slots.get(idx) {
                     if kept.before == before {
-                        out.write(&kept.text)?;
+                        if *piece == Piece::Note {
+                            footnote::add(kept.text.clone(), out)?;
+                        } else {
+                            out.write(&kept.text)?;
+                        }
                         kept.after.restore(rc);
                         return Ok(());
                     }
                 }
                 let mut text = StringOutput::new();
                 element.render(self.registry, self.ctx, rc, &mut text)?;
-                let text = text.into_string()?;
+                let mut text = text.into_string()?;
                 out.write(&text)?;
+                if *piece == Piece::Note {
+                    // What is kept is the note itself, not its number.
+                    let Some(note) = footnote::last() else {
+                        return Ok(());
+                    };
+                    text = note;
+                }
                 if slots.len() <= idx {
                     slots.resize(idx + 1, None);
                 }
@@ -302,6 +317,7 @@ fn piece(element: &TemplateElement) -> Piece {
             }
             class(fixed_helper(ht, false))
         }
+        TemplateElement::HelperBlock(ht) if is_fixed_note(ht) => Piece::Note,
         TemplateElement::HtmlExpression(ht) | TemplateElement::HelperBlock(ht) => {
             class(fixed_helper(ht, false))
         }
@@ -317,6 +333,19 @@ fn class(fixed: bool) -> Piece {
     } else {
         Piece::Varying
     }
+}
+
+/// `{{#footnote}}…{{/footnote}}` with a fixed text and nothing else.
+fn is_fixed_note(ht: &handlebars::template::HelperTemplate) -> bool {
+    ht.name.as_name() == Some("footnote")
+        && ht.params.is_empty()
+        && ht.hash.is_empty()
+        && ht.block_param.is_none()
+        && ht.inverse.is_none()
+        && ht
+            .template
+            .as_ref()
+            .is_some_and(|t| fixed_template(t, false))
 }
 
 /// `{{__include "name"}}` or `{{__include "name" standalone=true}}`, as [`include::rewrite`]
@@ -478,6 +507,7 @@ mod tests {
             {{enumerate letter.demands style=\"a\"}}\n\n\
             {{#each letter.signers}}\n{{name}}{{#if title}}, {{title}}{{/if}}\n{{/each}}\n\
             {{#if recipient.cc}}\ncc: {{join recipient.cc}}\n{{/if}}\n\
+            Mixed notes{{footnote recipient.name}} and{{#footnote}}A second note.{{/footnote}}\n\
             {{letter.subject}}\n  {{> indented}}\nend {{> inline}} {{date}}\n";
         let partials = [
             ("head", "**{{sender.name}}**\\\n{{lines sender.address}}\n"),
@@ -511,7 +541,11 @@ mod tests {
         }
         let kept =
             |language: &str, template: &str| memo.kept[language][template].iter().flatten().count();
-        assert_eq!(kept("ko", "t"), plan.fixed("t"));
+        assert_eq!(
+            kept("ko", "t"),
+            plan.fixed("t") + 2,
+            "and the two fixed notes"
+        );
         assert_eq!(kept("en", "head"), 2, "the sender block's two values");
     }
 

@@ -190,28 +190,53 @@ impl Letters {
     /// Merges one recipient's letter. A slot the data lacks is an error naming the template's
     /// file, line and column, the recipient and the missing name.
     pub fn render(&self, recipient: &Recipient) -> Result<Letter, Problem> {
+        self.render_fields(recipient, recipient.fields.clone()).0
+    }
+
+    /// [`Letters::render`], lending the recipient's fields to the merge instead of copying
+    /// them; they are back in place when it returns.
+    pub fn render_mut(&self, recipient: &mut Recipient) -> Result<Letter, Problem> {
+        let fields = std::mem::take(&mut recipient.fields);
+        let (letter, fields) = self.render_fields(recipient, fields);
+        recipient.fields = fields;
+        letter
+    }
+
+    /// Merges `recipient`'s letter with `fields` as its `recipient`; gives the fields back.
+    fn render_fields(
+        &self,
+        recipient: &Recipient,
+        fields: Map<String, Value>,
+    ) -> (Result<Letter, Problem>, Map<String, Value>) {
         let mut pooled = self.contexts.lock().map_or(None, |mut pool| pool.pop());
         let slot = pooled.get_or_insert_with(|| Pooled {
             context: Context::from(Value::Object(self.shared.clone())),
             overridden: false,
             memo: memo::Memo::default(),
         });
-        self.fill(&mut slot.context, &mut slot.overridden, recipient);
         // Text kept from earlier letters is only right for letters with the campaign's slots.
-        let language = recipient
-            .fields
+        let language = fields
             .get("language")
             .and_then(Value::as_str)
-            .unwrap_or("");
+            .unwrap_or("")
+            .to_string();
+        self.fill(&mut slot.context, &mut slot.overridden, recipient, fields);
         let reuse = recipient.letter.is_empty().then_some(memo::Reuse {
             memo: &mut slot.memo,
-            language,
+            language: &language,
         });
         let letter = self.render_in(&slot.context, reuse, recipient);
+        let fields = match slot.context.data_mut() {
+            Value::Object(data) => match data.remove("recipient") {
+                Some(Value::Object(fields)) => fields,
+                _ => Map::new(),
+            },
+            _ => Map::new(),
+        };
         if let (Ok(mut pool), Some(pooled)) = (self.contexts.lock(), pooled) {
             pool.push(pooled);
         }
-        letter
+        (letter, fields)
     }
 
     fn render_in(
@@ -243,11 +268,17 @@ impl Letters {
 
     /// Makes a context built from the campaign's names this recipient's: their fields, and their
     /// own letter slots over the campaign's. Only what differs from letter to letter is copied.
-    fn fill(&self, context: &mut Context, overridden: &mut bool, recipient: &Recipient) {
+    fn fill(
+        &self,
+        context: &mut Context,
+        overridden: &mut bool,
+        recipient: &Recipient,
+        fields: Map<String, Value>,
+    ) {
         let Value::Object(data) = context.data_mut() else {
             unreachable!("a letter's context is built as an object");
         };
-        data.insert("recipient".into(), Value::Object(recipient.fields.clone()));
+        data.insert("recipient".into(), Value::Object(fields));
         if !*overridden && recipient.letter.is_empty() {
             return;
         }

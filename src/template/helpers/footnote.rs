@@ -58,7 +58,11 @@ pub fn footnote<'reg, 'rc>(
             }
         }
     };
-    let text = one_paragraph(text);
+    add(one_paragraph(text), out)
+}
+
+/// Adds a note to the letter being rendered on this thread and writes its mark, `[^2]`.
+pub fn add(text: String, out: &mut dyn Output) -> HelperResult {
     let number = NOTES.with(|n| {
         let mut notes = n.borrow_mut();
         notes.push(text);
@@ -66,6 +70,11 @@ pub fn footnote<'reg, 'rc>(
     });
     out.write(&format!("[^{number}]"))?;
     Ok(())
+}
+
+/// The text of the last note added on this thread.
+pub fn last() -> Option<String> {
+    NOTES.with(|n| n.borrow().last().cloned())
 }
 
 /// A note is one paragraph: line breaks and runs of spaces inside it become one space, and it
