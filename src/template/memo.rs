@@ -19,9 +19,10 @@ use std::collections::HashMap;
 
 use handlebars::template::{Parameter, Template, TemplateElement};
 use handlebars::{
-    Context, Handlebars, Output, Path, RenderContext, RenderError, RenderErrorReason, Renderable,
-    StringOutput,
+    Context, Handlebars, JsonTruthy, Output, Path, PathSeg, RenderContext, RenderError,
+    RenderErrorReason, Renderable, StringOutput,
 };
+use serde_json::Value;
 
 use super::helpers::footnote;
 use super::include;
@@ -160,7 +161,7 @@ pub struct Reuse<'m> {
 pub fn render(
     registry: &Handlebars<'_>,
     plan: &Plan,
-    mut reuse: Option<Reuse<'_>>,
+    reuse: Option<&mut Reuse<'_>>,
     name: &str,
     ctx: &Context,
 ) -> Result<String, RenderError> {
@@ -174,9 +175,9 @@ pub fn render(
         registry,
         plan,
         ctx,
-        reuse: reuse.as_mut(),
+        reuse,
     };
-    merge.template(name, template, &mut rc, &mut out, 0)?;
+    merge.template(Some(name), template, &mut rc, &mut out, 0)?;
     Ok(out.into_string()?)
 }
 
@@ -190,9 +191,10 @@ struct Merge<'a, 'm, 'reg> {
 impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
     /// One template's pieces in order; errors get the piece's line and column, as Handlebars
     /// gives them.
+    /// `name` is `None` for a block's template: its pieces are not classed.
     fn template<'rc>(
         &mut self,
-        name: &str,
+        name: Option<&str>,
         template: &'rc Template,
         rc: &mut RenderContext<'reg, 'rc>,
         out: &mut StringOutput,
@@ -203,10 +205,10 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
         'a: 'rc,
     {
         rc.set_current_template_name(template.name.as_ref());
-        let pieces = self.plan.templates.get(name);
+        let pieces = name.and_then(|name| self.plan.templates.get(name));
         for (idx, element) in template.elements.iter().enumerate() {
             let piece = pieces.and_then(|p| p.get(idx)).unwrap_or(&Piece::Varying);
-            self.piece(name, idx, piece, element, rc, out, depth)
+            self.piece(name.unwrap_or(""), idx, piece, element, rc, out, depth)
                 .map_err(|mut e| {
                     if e.line_no.is_none() {
                         if let Some(m) = template.mapping.get(idx) {
@@ -239,7 +241,12 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
         'a: 'rc,
     {
         match piece {
-            Piece::Varying => element.render(self.registry, self.ctx, rc, out),
+            Piece::Varying => {
+                if self.quick(element, rc, out, depth)? {
+                    return Ok(());
+                }
+                element.render(self.registry, self.ctx, rc, out)
+            }
             Piece::Include { name, standalone } => {
                 let Some(partial) = self.registry.get_template(name) else {
                     // The helper reports the missing partial.
@@ -256,7 +263,7 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
                 let before = State::of(rc);
                 rc.set_content_produced(false);
                 let mut inner = StringOutput::new();
-                self.template(name, partial, rc, &mut inner, depth + 1)?;
+                self.template(Some(name), partial, rc, &mut inner, depth + 1)?;
                 if rc.get_content_produced() {
                     rc.set_indent_before_write(rc.get_trailine_newline());
                 } else {
@@ -306,6 +313,119 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
             }
         }
     }
+}
+
+impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
+    /// The two commonest pieces that vary, merged without Handlebars' general machinery, exactly
+    /// as it would merge them here (at the top of a template, where nothing is indented and the
+    /// context is the letter's own): `{{recipient.name}}` with a text value, and
+    /// `{{#if recipient.title}}…{{else}}…{{/if}}` (or `unless`) on a plain path. Anything else —
+    /// a missing value that must be reported, a number, a path with `this` or `..` — is left to
+    /// Handlebars (`false`).
+    fn quick<'rc>(
+        &mut self,
+        element: &'rc TemplateElement,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut StringOutput,
+        depth: usize,
+    ) -> Result<bool, RenderError>
+    where
+        'reg: 'rc,
+        'a: 'rc,
+    {
+        match element {
+            TemplateElement::Expression(ht)
+                if !ht.block && ht.params.is_empty() && ht.hash.is_empty() =>
+            {
+                let Parameter::Path(Path::Relative((segs, _))) = &ht.name else {
+                    return Ok(false);
+                };
+                // One name could be a helper's.
+                if segs.len() < 2 {
+                    return Ok(false);
+                }
+                let Found::Value(Value::String(text)) = find(self.ctx.data(), segs) else {
+                    return Ok(false);
+                };
+                let text = if rc.is_disable_escape() {
+                    text.clone()
+                } else {
+                    (self.registry.get_escape_fn())(text)
+                };
+                if !text.is_empty() {
+                    rc.set_content_produced(true);
+                    out.write(&text)?;
+                    let trailing = text.ends_with(['\n', '\r']);
+                    rc.set_trailing_newline(trailing);
+                    rc.set_indent_before_write(trailing);
+                }
+                Ok(true)
+            }
+            TemplateElement::HelperBlock(ht) => {
+                let positive = match ht.name.as_name() {
+                    Some("if") => true,
+                    Some("unless") => false,
+                    _ => return Ok(false),
+                };
+                if ht.params.len() != 1 || !ht.hash.is_empty() || ht.block_param.is_some() {
+                    return Ok(false);
+                }
+                let Parameter::Path(Path::Relative((segs, _))) = &ht.params[0] else {
+                    return Ok(false);
+                };
+                let truthy = match find(self.ctx.data(), segs) {
+                    Found::Value(value) => value.is_truthy(false),
+                    Found::Missing => false,
+                    Found::Unsure => return Ok(false),
+                };
+                let chosen = if truthy == positive {
+                    ht.template.as_ref()
+                } else {
+                    ht.inverse.as_ref()
+                };
+                // What Handlebars does around a helper call.
+                let before = State::of(rc);
+                rc.set_content_produced(false);
+                if let Some(chosen) = chosen {
+                    self.template(None, chosen, rc, out, depth)?;
+                }
+                if rc.get_content_produced() {
+                    rc.set_indent_before_write(rc.get_trailine_newline());
+                } else {
+                    rc.set_content_produced(before.content_produced);
+                    rc.set_indent_before_write(before.indent_before_write);
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// What a plain path names in the letter's data.
+enum Found<'v> {
+    Value(&'v Value),
+    /// A table along the way has no such key: Handlebars sees a missing value.
+    Missing,
+    /// Something this shortcut does not decide (`this`, `..`, an index into a list).
+    Unsure,
+}
+
+fn find<'v>(data: &'v Value, segs: &[PathSeg]) -> Found<'v> {
+    let mut at = data;
+    for seg in segs {
+        let PathSeg::Named(key) = seg else {
+            return Found::Unsure;
+        };
+        let Value::Object(table) = at else {
+            return Found::Unsure;
+        };
+        match table.get(key) {
+            Some(value) => at = value,
+            None => return Found::Missing,
+        }
+    }
+    Found::Value(at)
 }
 
 /// Classes one top-level piece.
@@ -488,7 +608,8 @@ mod tests {
 
     fn context(name: &str, language: &str) -> Context {
         Context::wraps(serde_json::json!({
-            "recipient": {"name": name, "language": language, "cc": [format!("{name}@example.org")]},
+            "recipient": {"name": name, "language": language, "cc": [format!("{name}@example.org")],
+                          "n": 7, "note": "*a*\r\n# b\n", "title": if language == "ko" { "" } else { "Dr" }},
             "letter": {"subject": "Stop *returns*", "demands": ["Free them", "Let them go"],
                        "signers": [{"name": "A", "title": "Director"}, {"name": "B"}]},
             "sender": {"name": "Ann", "address": ["1 Road", "Town"]},
@@ -508,6 +629,10 @@ mod tests {
             {{#each letter.signers}}\n{{name}}{{#if title}}, {{title}}{{/if}}\n{{/each}}\n\
             {{#if recipient.cc}}\ncc: {{join recipient.cc}}\n{{/if}}\n\
             Mixed notes{{footnote recipient.name}} and{{#footnote}}A second note.{{/footnote}}\n\
+            {{#unless recipient.title}}no title{{else}}{{recipient.title}}{{/unless}}\n\
+            {{#if recipient.missing}}x{{else if recipient.name}}{{recipient.name}} {{recipient.n}}{{/if}}\n\
+            {{#if recipient.cc}}\n{{recipient.note}}\n{{/if}}\n\
+            {{#if recipient.cc}}c\n{{/if}}  {{> indented2}}\n\
             {{letter.subject}}\n  {{> indented}}\nend {{> inline}} {{date}}\n";
         let partials = [
             ("head", "**{{sender.name}}**\\\n{{lines sender.address}}\n"),
@@ -516,6 +641,10 @@ mod tests {
                 "{{recipient.name}}\n{{#if recipient.cc}}{{> head}}\n{{/if}}\n",
             ),
             ("indented", "{{sender.name}}\n{{recipient.name}}\n"),
+            (
+                "indented2",
+                "{{#if recipient.cc}}{{sender.name}}\n{{/if}}{{recipient.name}}\n",
+            ),
             ("inline", "{{sender.name}}"),
         ];
         let (plan, registry) = plan_with(text, &partials);
@@ -528,12 +657,14 @@ mod tests {
                     Notes::collect(|| registry.render_with_context("t", &ctx).unwrap())
                 });
                 for reuse in [true, false] {
-                    let reuse = reuse.then_some(Reuse {
+                    let mut reuse = reuse.then_some(Reuse {
                         memo: &mut memo,
                         language,
                     });
                     let got = include::Blocks::collect(|| {
-                        Notes::collect(|| render(&registry, &plan, reuse, "t", &ctx).unwrap())
+                        Notes::collect(|| {
+                            render(&registry, &plan, reuse.as_mut(), "t", &ctx).unwrap()
+                        })
                     });
                     assert_eq!(got, want, "round {round}, {name}");
                 }
@@ -554,11 +685,18 @@ mod tests {
         let (plan, registry) = plan_of("line\n{{letter.missing}}\n");
         let mut memo = Memo::default();
         for _ in 0..2 {
-            let reuse = Some(Reuse {
+            let mut reuse = Reuse {
                 memo: &mut memo,
                 language: "en",
-            });
-            let e = render(&registry, &plan, reuse, "t", &context("Kim", "en")).unwrap_err();
+            };
+            let e = render(
+                &registry,
+                &plan,
+                Some(&mut reuse),
+                "t",
+                &context("Kim", "en"),
+            )
+            .unwrap_err();
             let plain = registry
                 .render_with_context("t", &context("Kim", "en"))
                 .unwrap_err();
@@ -566,6 +704,20 @@ mod tests {
             assert_eq!((e.line_no, e.column_no), (plain.line_no, plain.column_no));
             assert_eq!(e.template_name.as_deref(), Some("t"));
         }
+    }
+
+    #[test]
+    fn a_missing_value_is_reported_where_handlebars_reports_it() {
+        let (plan, registry) = plan_with(
+            "a\n{{#if recipient.name}}\n  x {{recipient.nme}}\n{{/if}}\n",
+            &[],
+        );
+        let ctx = context("Kim", "en");
+        let e = render(&registry, &plan, None, "t", &ctx).unwrap_err();
+        let plain = registry.render_with_context("t", &ctx).unwrap_err();
+        assert_eq!((e.line_no, e.column_no), (plain.line_no, plain.column_no));
+        assert_eq!(e.line_no, Some(3));
+        assert_eq!(e.to_string(), plain.to_string());
     }
 
     #[test]

@@ -46,8 +46,9 @@ pub struct Letters {
     settings_file: PathBuf,
     /// Where `[email] subject` stands in the settings file, when it is written there.
     subject_span: Option<std::ops::Range<usize>>,
-    /// Which pieces of each template are the same in every letter.
+    /// Which pieces of each template are the same in every letter, and of the subject.
     plan: memo::Plan,
+    subject_plan: memo::Plan,
     /// Contexts holding `shared`, reused letter after letter (one per thread at most).
     contexts: Mutex<Vec<Pooled>>,
 }
@@ -160,6 +161,7 @@ impl Letters {
         );
         Ok(Letters {
             plan: memo::Plan::new(&letters),
+            subject_plan: memo::Plan::new(&subject),
             letters,
             subject,
             main,
@@ -242,12 +244,14 @@ impl Letters {
     fn render_in(
         &self,
         context: &Context,
-        reuse: Option<memo::Reuse<'_>>,
+        mut reuse: Option<memo::Reuse<'_>>,
         recipient: &Recipient,
     ) -> Result<Letter, Problem> {
         let name = self.template_for(recipient);
         let ((body, notes), blocks) = include::Blocks::collect(|| {
-            Notes::collect(|| memo::render(&self.letters, &self.plan, reuse, name, context))
+            Notes::collect(|| {
+                memo::render(&self.letters, &self.plan, reuse.as_mut(), name, context)
+            })
         });
         let mut markdown = body.map_err(|e| self.render_problem(&e, recipient, name))?;
         if !notes.is_empty() {
@@ -257,7 +261,15 @@ impl Letters {
             markdown.push('\n');
             markdown.push_str(&Notes::definitions(&notes));
         }
-        let (subject, _) = Notes::collect(|| self.subject.render_with_context(SUBJECT, context));
+        let (subject, _) = Notes::collect(|| {
+            memo::render(
+                &self.subject,
+                &self.subject_plan,
+                reuse.as_mut(),
+                SUBJECT,
+                context,
+            )
+        });
         let subject = subject.map_err(|e| self.render_problem(&e, recipient, SUBJECT))?;
         Ok(Letter {
             markdown,

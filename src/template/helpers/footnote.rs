@@ -27,12 +27,13 @@ impl Notes {
 
     /// The notes as Markdown footnote definitions, to append to the letter.
     pub fn definitions(notes: &[String]) -> String {
-        notes
-            .iter()
-            .enumerate()
-            .map(|(i, text)| format!("[^{}]: {}\n", i + 1, text))
-            .collect::<Vec<_>>()
-            .join("\n")
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(notes.iter().map(|n| n.len() + 8).sum());
+        for (i, text) in notes.iter().enumerate() {
+            let gap = if i == 0 { "" } else { "\n" };
+            let _ = writeln!(out, "{gap}[^{}]: {text}", i + 1);
+        }
+        out
     }
 }
 
