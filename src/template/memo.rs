@@ -63,7 +63,8 @@ const MAX_DEPTH: usize = 32;
 /// What each top-level piece of each template is.
 #[derive(Debug, Default)]
 pub struct Plan {
-    templates: HashMap<String, Vec<Piece>>,
+    /// By name: the template's number (its place in a [`Memo`]) and its pieces.
+    templates: HashMap<String, (usize, Vec<Piece>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +87,11 @@ impl Plan {
         let templates = registry
             .get_templates()
             .iter()
-            .map(|(name, template)| (name.clone(), template.elements.iter().map(piece).collect()))
+            .enumerate()
+            .map(|(i, (name, template))| {
+                let pieces = template.elements.iter().map(piece).collect();
+                (name.clone(), (i, pieces))
+            })
             .collect();
         Plan { templates }
     }
@@ -96,28 +101,19 @@ impl Plan {
     fn fixed(&self, name: &str) -> usize {
         self.templates
             .get(name)
-            .map_or(0, |p| p.iter().filter(|p| **p == Piece::Fixed).count())
+            .map_or(0, |(_, p)| p.iter().filter(|p| **p == Piece::Fixed).count())
     }
 }
 
-/// The kept text of fixed pieces, for one thread's letters: by language, then template.
+/// The kept text of fixed pieces of one [`Plan`]'s templates, for one thread's letters: by
+/// language, then template number, then piece.
 #[derive(Debug, Default)]
 pub struct Memo {
-    kept: HashMap<String, HashMap<String, Vec<Option<Kept>>>>,
+    kept: HashMap<String, Shelf>,
 }
 
-impl Memo {
-    fn slots(&mut self, language: &str, template: &str) -> &mut Vec<Option<Kept>> {
-        if !self.kept.contains_key(language) {
-            self.kept.insert(language.to_string(), HashMap::new());
-        }
-        let templates = self.kept.get_mut(language).expect("inserted above");
-        if !templates.contains_key(template) {
-            templates.insert(template.to_string(), Vec::new());
-        }
-        templates.get_mut(template).expect("inserted above")
-    }
-}
+/// One language's kept text: by template number, then piece.
+type Shelf = Vec<Vec<Option<Kept>>>;
 
 /// A fixed piece's text, with Handlebars' state before and after it.
 #[derive(Debug, Clone)]
@@ -171,11 +167,25 @@ pub fn render(
     let mut rc = RenderContext::new(template.name.as_ref());
     rc.set_recursive_lookup(registry.recursive_lookup());
     let mut out = StringOutput::new();
+    let shelf = reuse.map(|reuse| {
+        if !reuse.memo.kept.contains_key(reuse.language) {
+            reuse
+                .memo
+                .kept
+                .insert(reuse.language.to_string(), Vec::new());
+        }
+        reuse
+            .memo
+            .kept
+            .get_mut(reuse.language)
+            .expect("inserted above")
+    });
     let mut merge = Merge {
         registry,
         plan,
         ctx,
-        reuse,
+        shelf,
+        _reuse: std::marker::PhantomData,
     };
     merge.template(Some(name), template, &mut rc, &mut out, 0)?;
     Ok(out.into_string()?)
@@ -185,7 +195,9 @@ struct Merge<'a, 'm, 'reg> {
     registry: &'reg Handlebars<'reg>,
     plan: &'a Plan,
     ctx: &'a Context,
-    reuse: Option<&'a mut Reuse<'m>>,
+    /// Kept text that may be used for this letter.
+    shelf: Option<&'a mut Shelf>,
+    _reuse: std::marker::PhantomData<&'m ()>,
 }
 
 impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
@@ -205,10 +217,14 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
         'a: 'rc,
     {
         rc.set_current_template_name(template.name.as_ref());
-        let pieces = name.and_then(|name| self.plan.templates.get(name));
+        let plan = self.plan;
+        let (number, pieces) = match name.and_then(|name| plan.templates.get(name)) {
+            Some((number, pieces)) => (*number, pieces.as_slice()),
+            None => (usize::MAX, &[][..]),
+        };
         for (idx, element) in template.elements.iter().enumerate() {
-            let piece = pieces.and_then(|p| p.get(idx)).unwrap_or(&Piece::Varying);
-            self.piece(name.unwrap_or(""), idx, piece, element, rc, out, depth)
+            let piece = pieces.get(idx).unwrap_or(&Piece::Varying);
+            self.piece(number, idx, piece, element, rc, out, depth)
                 .map_err(|mut e| {
                     if e.line_no.is_none() {
                         if let Some(m) = template.mapping.get(idx) {
@@ -228,7 +244,7 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
     #[allow(clippy::too_many_arguments)]
     fn piece<'rc>(
         &mut self,
-        name: &str,
+        number: usize,
         idx: usize,
         piece: &Piece,
         element: &'rc TemplateElement,
@@ -274,11 +290,14 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
                 Ok(())
             }
             Piece::Fixed | Piece::Note => {
-                let Some(reuse) = self.reuse.as_deref_mut() else {
+                let Some(shelf) = self.shelf.as_deref_mut() else {
                     return element.render(self.registry, self.ctx, rc, out);
                 };
+                if shelf.len() <= number {
+                    shelf.resize(number + 1, Vec::new());
+                }
                 let before = State::of(rc);
-                let slots = reuse.memo.slots(reuse.language, name);
+                let slots = &mut shelf[number];
                 if let Some(Some(kept)) = slots.get(idx) {
                     if kept.before == before {
                         if *piece == Piece::Note {
@@ -670,8 +689,12 @@ mod tests {
                 }
             }
         }
-        let kept =
-            |language: &str, template: &str| memo.kept[language][template].iter().flatten().count();
+        let kept = |language: &str, template: &str| {
+            memo.kept[language][plan.templates[template].0]
+                .iter()
+                .flatten()
+                .count()
+        };
         assert_eq!(
             kept("ko", "t"),
             plan.fixed("t") + 2,

@@ -58,7 +58,9 @@ struct Pooled {
     context: Context,
     /// Its `letter` carries the last recipient's own slots.
     overridden: bool,
+    /// Kept text of the letter's templates, and of the subject's.
     memo: memo::Memo,
+    subject_memo: memo::Memo,
 }
 
 impl Letters {
@@ -215,6 +217,7 @@ impl Letters {
             context: Context::from(Value::Object(self.shared.clone())),
             overridden: false,
             memo: memo::Memo::default(),
+            subject_memo: memo::Memo::default(),
         });
         // Text kept from earlier letters is only right for letters with the campaign's slots.
         let language = fields
@@ -223,10 +226,16 @@ impl Letters {
             .unwrap_or("")
             .to_string();
         self.fill(&mut slot.context, &mut slot.overridden, recipient, fields);
-        let reuse = recipient.letter.is_empty().then_some(memo::Reuse {
-            memo: &mut slot.memo,
-            language: &language,
-        });
+        let reuse = recipient.letter.is_empty().then_some((
+            memo::Reuse {
+                memo: &mut slot.memo,
+                language: &language,
+            },
+            memo::Reuse {
+                memo: &mut slot.subject_memo,
+                language: &language,
+            },
+        ));
         let letter = self.render_in(&slot.context, reuse, recipient);
         let fields = match slot.context.data_mut() {
             Value::Object(data) => match data.remove("recipient") {
@@ -244,9 +253,10 @@ impl Letters {
     fn render_in(
         &self,
         context: &Context,
-        mut reuse: Option<memo::Reuse<'_>>,
+        reuse: Option<(memo::Reuse<'_>, memo::Reuse<'_>)>,
         recipient: &Recipient,
     ) -> Result<Letter, Problem> {
+        let (mut reuse, mut reuse_subject) = reuse.unzip();
         let name = self.template_for(recipient);
         let ((body, notes), blocks) = include::Blocks::collect(|| {
             Notes::collect(|| {
@@ -265,7 +275,7 @@ impl Letters {
             memo::render(
                 &self.subject,
                 &self.subject_plan,
-                reuse.as_mut(),
+                reuse_subject.as_mut(),
                 SUBJECT,
                 context,
             )
