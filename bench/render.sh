@@ -18,6 +18,9 @@
 #   CPUS=0,1        the CPUs to pin to
 #   PHASES=0        skip the "where the time goes" runs (same recipients through less of the
 #                   pipeline: a 1-slot template, check without output, output on tmpfs)
+#   NAIVE=0         skip the issue's reference, a naive single-threaded loop (bench/naive.rs:
+#                   toml::Table, serde_json context, Handlebars, fs::write) over the same
+#                   recipients and templates, to the same disk
 #
 # Exits non-zero if the release build, the data generation or a run fails; a missed target only
 # prints MISS.
@@ -37,6 +40,17 @@ echo "== cargo build --release" >&2
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/lettermerge"
 [ -x "$BIN" ] || die "no binary at $BIN"
+NAIVE_BIN=""
+if [ "${NAIVE:-1}" = 1 ]; then
+  echo "== cargo bench --bench naive --no-run (the issue's naive loop)" >&2
+  NAIVE_BIN=$(cd "$ROOT" && cargo bench --bench naive --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "naive" and m.get("executable"):
+        print(m["executable"])') || die "building bench/naive.rs failed"
+  [ -x "$NAIVE_BIN" ] || die "no naive loop binary"
+fi
 
 # --- data ---------------------------------------------------------------------------------------
 CLEAN_WORK=0
@@ -150,6 +164,9 @@ echo "== timing ($RUNS runs each${PIN:+, pinned: ${PIN[*]}})" >&2
 for i in $(seq 1 "$RUNS"); do
   run_once render-toml "$OUT" "$N" "$i" "$BIN" -C "$WORK/big" render --format md --out "$OUT"
   run_once render-csv "$OUT" "$N" "$i" "$BIN" -C "$WORK/big/csv" render --format md --out "$OUT"
+  if [ -n "$NAIVE_BIN" ]; then
+    run_once naive "$OUT" "$N" "$i" "$NAIVE_BIN" "$WORK/big" "$OUT"
+  fi
 done
 bench check-10k "" "" "$BIN" -C "$WORK/small" check
 
@@ -225,6 +242,18 @@ header "targets"
 row "render md, TOML, $N" "$WORK/render-toml.runs" 1.5 250
 row "render md, CSV,  $N" "$WORK/render-csv.runs" 1.5 64
 row "check, TOML, $CHECK_N" "$WORK/check-10k.runs" 1.0 -
+if [ -n "$NAIVE_BIN" ]; then
+  echo
+  header "the issue's reference, here"
+  row "naive loop, TOML, $N (2.6 s there)" "$WORK/naive.runs" - -
+  python3 - "$WORK/render-toml.runs" "$WORK/render-csv.runs" "$WORK/naive.runs" <<'PY'
+import statistics, sys
+med = lambda f: statistics.median(float(l.split()[0]) for l in open(f) if l.strip())
+toml, csv, naive = (med(f) for f in sys.argv[1:])
+print(f"lettermerge / naive loop (medians): TOML {toml / naive:.2f}, CSV {csv / naive:.2f}; "
+      f"the issue's target is 1.5 / 2.6 = 0.58 of it")
+PY
+fi
 if [ "${PHASES:-1}" = 1 ]; then
   echo
   header "where the time goes ($N)"

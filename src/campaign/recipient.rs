@@ -46,9 +46,27 @@ pub struct Language(LanguageTag);
 
 impl Language {
     pub fn parse(s: &str) -> Option<Language> {
+        // A campaign uses a handful of languages: the last few tags checked on this thread are
+        // kept, so each is validated once rather than once per recipient.
+        thread_local! {
+            static SEEN: std::cell::RefCell<Vec<Language>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        if let Some(seen) = SEEN.with(|seen| seen.borrow().iter().find(|l| l.tag() == s).cloned()) {
+            return Some(seen);
+        }
         let tag = LanguageTag::parse(s).ok()?;
         tag.validate().ok()?;
-        Some(Language(tag))
+        let language = Language(tag);
+        if language.tag() == s {
+            SEEN.with(|seen| {
+                let mut seen = seen.borrow_mut();
+                if seen.len() >= 16 {
+                    seen.remove(0);
+                }
+                seen.push(language.clone());
+            });
+        }
+        Some(language)
     }
 
     pub fn english() -> Language {

@@ -41,13 +41,16 @@ pub fn open(path: &Path) -> Result<Source, Problem> {
         });
     }
     let text = std::fs::read_to_string(path).map_err(|e| cannot_read(path, &e))?;
-    if let Some(pieces) = TomlPieces::new(path, text.clone()) {
-        let count = pieces.count;
-        return Ok(Source {
-            items: Box::new(pieces),
-            count: Some(count),
-        });
-    }
+    let text = match TomlPieces::new(path, text) {
+        Ok(pieces) => {
+            let count = pieces.count;
+            return Ok(Source {
+                items: Box::new(pieces),
+                count: Some(count),
+            });
+        }
+        Err(text) => text,
+    };
     let entries = parse_toml(path, &text)?;
     Ok(Source {
         count: Some(entries.len()),
@@ -135,18 +138,21 @@ impl TomlPieces {
     /// Pieces of about this many bytes are parsed at a time.
     const PIECE: usize = 1 << 18;
 
-    /// `None` when the file is small, or cannot be cut safely (keys before the first recipient).
-    fn new(path: &Path, text: String) -> Option<TomlPieces> {
+    /// The text back when the file is small, or cannot be cut safely (keys before the first
+    /// recipient).
+    fn new(path: &Path, text: String) -> Result<TomlPieces, String> {
         if text.len() < 2 * Self::PIECE {
-            return None;
+            return Err(text);
         }
         let starts = entry_starts(&text);
-        let first = *starts.first()?;
+        let Some(&first) = starts.first() else {
+            return Err(text);
+        };
         let only_comments = text[..first]
             .lines()
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
         if !only_comments {
-            return None;
+            return Err(text);
         }
         let mut cuts = vec![first];
         for &s in &starts {
@@ -155,7 +161,7 @@ impl TomlPieces {
             }
         }
         cuts.push(text.len());
-        Some(TomlPieces {
+        Ok(TomlPieces {
             path: path.to_path_buf(),
             count: starts.len(),
             text,
@@ -521,7 +527,9 @@ mod tests {
     #[test]
     fn toml_pieces_parse_like_the_whole_file() {
         let text = big_toml(30_000);
-        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone()).expect("big enough");
+        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone())
+            .ok()
+            .expect("big enough");
         assert!(pieces.cuts.len() > 3);
         let fast: Vec<_> = pieces.map(Result::unwrap).collect();
         let whole = parse_toml(Path::new("r.toml"), &text).unwrap();
@@ -543,7 +551,9 @@ mod tests {
                 .replace("# recipients\n", "")
                 .replace("\"r", "\"t"),
         );
-        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone()).unwrap();
+        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone())
+            .ok()
+            .unwrap();
         let read: Vec<_> = pieces.map(Result::unwrap).collect();
         assert_eq!(read.len(), 20_001);
     }
@@ -592,7 +602,9 @@ mod tests {
     fn an_error_in_a_late_piece_points_at_its_line() {
         let mut text = big_toml(20_000);
         text.push_str("[[recipient]]\nid = \"bad\"\nname = \"unterminated\n");
-        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone()).unwrap();
+        let pieces = TomlPieces::new(Path::new("r.toml"), text.clone())
+            .ok()
+            .unwrap();
         let err = pieces.filter_map(Result::err).next().expect("an error");
         let at = err.location.unwrap().span.start;
         assert_eq!(crate::diagnostic::line_of(&text, at), text.lines().count());
