@@ -35,7 +35,7 @@ fn main() {
     let date = settings
         .get("campaign")
         .and_then(|c| c.get("date"))
-        .map(|d| to_json(d))
+        .map(to_json)
         .unwrap_or(json!("2026-12-10"));
 
     let mut registry = Handlebars::new();

@@ -8,7 +8,7 @@ use std::sync::mpsc::Receiver;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use super::{write_atomic, Renderer};
+use super::{write_atomic, Format, Renderer};
 use crate::campaign::{Recipient, RecipientId, Recipients};
 use crate::diagnostic::Problem;
 use crate::template::Letters;
@@ -187,13 +187,20 @@ impl Job<'_> {
 
     /// Merges one letter and renders a file per format.
     fn letter(&self, recipient: &mut Recipient) -> Result<Done, Problem> {
-        let letter = self.letters.render_mut(recipient)?;
+        let mut letter = self.letters.render_mut(recipient)?;
         let mut done = Done {
             files: Vec::new(),
             print_only: false,
         };
-        for renderer in &self.renderers {
-            let Some(bytes) = renderer.render(&letter, recipient)? else {
+        let last = self.renderers.len().saturating_sub(1);
+        for (i, renderer) in self.renderers.iter().enumerate() {
+            // The Markdown file is the merged text itself: the last format to need it takes it.
+            let bytes = if i == last && renderer.format() == Format::Md {
+                Some(std::mem::take(&mut letter.markdown).into_bytes())
+            } else {
+                renderer.render(&letter, recipient)?
+            };
+            let Some(bytes) = bytes else {
                 done.print_only = true;
                 continue;
             };
