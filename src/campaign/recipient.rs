@@ -156,15 +156,15 @@ impl Recipient {
         let mut language = None;
         let mut timezone = None;
         let mut letter = Map::new();
-        for field in raw.fields {
+        for mut field in raw.fields {
             let value = match field.key.as_str() {
                 "id" | "name" | "salutation" | "title" | "organization" => {
-                    check.text(&field).map(Value::String)
+                    check.text(&mut field).map(Value::String)
                 }
                 "address" => check
-                    .lines(&field)
+                    .lines(&mut field)
                     .map(|lines| Value::Array(lines.into_iter().map(Value::String).collect())),
-                "email" => check.text(&field).and_then(|s| {
+                "email" => check.text(&mut field).and_then(|s| {
                     email_address = check.address(&field, &s);
                     email_address.as_ref().map(|_| Value::String(s))
                 }),
@@ -178,17 +178,17 @@ impl Recipient {
                     }
                     Value::Array(values)
                 }),
-                "language" => check.text(&field).and_then(|s| {
+                "language" => check.text(&mut field).and_then(|s| {
                     language = check.language(&field, &s);
                     language
                         .as_ref()
                         .map(|l| Value::String(l.tag().to_string()))
                 }),
-                "timezone" => check.text(&field).and_then(|s| {
+                "timezone" => check.text(&mut field).and_then(|s| {
                     timezone = check.timezone(&field, &s);
                     timezone.map(|_| Value::String(s))
                 }),
-                "paper" => check.text(&field).and_then(|s| {
+                "paper" => check.text(&mut field).and_then(|s| {
                     if super::settings::Paper::parse(&s).is_some() {
                         return Some(Value::String(s));
                     }
@@ -314,9 +314,10 @@ impl Checker<'_> {
         }
     }
 
-    fn text(&mut self, field: &RawField) -> Option<String> {
-        match &field.value {
-            Value::String(s) => Some(s.clone()),
+    /// The field's text, taken out of it.
+    fn text(&mut self, field: &mut RawField) -> Option<String> {
+        match &mut field.value {
+            Value::String(s) => Some(std::mem::take(s)),
             other => {
                 self.push(
                     Problem::error(format!("`{}` must be text", field.key))
@@ -329,13 +330,17 @@ impl Checker<'_> {
         }
     }
 
-    fn lines(&mut self, field: &RawField) -> Option<Vec<String>> {
-        match &field.value {
+    /// The field's lines, taken out of it.
+    fn lines(&mut self, field: &mut RawField) -> Option<Vec<String>> {
+        match &mut field.value {
             Value::String(s) => Some(s.lines().map(str::to_string).collect()),
             Value::Array(items) if items.iter().all(Value::is_string) => Some(
                 items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .iter_mut()
+                    .filter_map(|v| match v {
+                        Value::String(s) => Some(std::mem::take(s)),
+                        _ => None,
+                    })
                     .collect(),
             ),
             other => {
