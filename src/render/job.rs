@@ -71,7 +71,7 @@ impl Job<'_> {
             // One thread creates the files while the others merge letters: threads creating
             // files in one folder queue on its lock.
             let writer = target.as_ref().map(|target| {
-                let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Written>>(2);
+                let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Written>>(1);
                 let handle = scope.spawn(move || target.write_all(receive));
                 (send, handle)
             });
