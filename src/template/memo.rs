@@ -9,11 +9,15 @@
 //! `[recipient.letter]` slots of their own, so its text is kept ([`Memo`]) and written again for
 //! the next such recipient instead of being merged again.
 //!
-//! Anything that is not plainly fixed is merged for each letter as before: a footnote (it
-//! numbers itself), a partial with arguments, a path that climbs out of its block (`../`,
-//! `@root`), a helper not on the list. Handlebars' own state between pieces (whether the last
-//! text ended a line, and so on) is recorded with the text and put back, so what follows a kept
-//! piece merges exactly as it would have.
+//! A footnote with fixed text keeps its text and is numbered afresh in each letter. Anything
+//! else that is not plainly fixed is merged for each letter: a partial with arguments, a path
+//! that climbs out of its block (`../`, `@root`), a helper not on the list. Handlebars' own state
+//! between pieces (whether the last text ended a line, and so on) is recorded with the text and
+//! put back, so what follows a kept piece merges exactly as it would have.
+//!
+//! The pieces are walked here rather than by Handlebars, which also lets the commonest varying
+//! ones — a text value, `{{#if}}` on a plain path, a bare partial — be merged directly, as
+//! Handlebars would merge them at the top of a template.
 
 use std::collections::HashMap;
 
@@ -140,6 +144,24 @@ impl State {
         }
     }
 
+    /// What Handlebars does before calling a helper: the state to go back to if it writes
+    /// nothing.
+    fn enter_helper(rc: &mut RenderContext<'_, '_>) -> State {
+        let before = State::of(rc);
+        rc.set_content_produced(false);
+        before
+    }
+
+    /// And after: a helper that wrote nothing leaves the state as it was.
+    fn leave_helper(self, rc: &mut RenderContext<'_, '_>) {
+        if rc.get_content_produced() {
+            rc.set_indent_before_write(rc.get_trailine_newline());
+        } else {
+            rc.set_content_produced(self.content_produced);
+            rc.set_indent_before_write(self.indent_before_write);
+        }
+    }
+
     fn restore(self, rc: &mut RenderContext<'_, '_>) {
         rc.set_trailing_newline(self.trailing_newline);
         rc.set_content_produced(self.content_produced);
@@ -202,8 +224,7 @@ struct Merge<'a, 'm, 'reg> {
 
 impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
     /// One template's pieces in order; errors get the piece's line and column, as Handlebars
-    /// gives them.
-    /// `name` is `None` for a block's template: its pieces are not classed.
+    /// gives them. `name` is `None` for a block's template: its pieces are not classed.
     fn template<'rc>(
         &mut self,
         name: Option<&str>,
@@ -274,18 +295,10 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
                     ))
                     .into());
                 }
-                // What Handlebars does around a helper call: a helper that writes nothing
-                // leaves the state as it was.
-                let before = State::of(rc);
-                rc.set_content_produced(false);
+                let before = State::enter_helper(rc);
                 let mut inner = StringOutput::new();
                 self.template(Some(name), partial, rc, &mut inner, depth + 1)?;
-                if rc.get_content_produced() {
-                    rc.set_indent_before_write(rc.get_trailine_newline());
-                } else {
-                    rc.set_content_produced(before.content_produced);
-                    rc.set_indent_before_write(before.indent_before_write);
-                }
+                before.leave_helper(rc);
                 include::place(name, inner.into_string()?, *standalone, out)?;
                 Ok(())
             }
@@ -402,18 +415,11 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
                 } else {
                     ht.inverse.as_ref()
                 };
-                // What Handlebars does around a helper call.
-                let before = State::of(rc);
-                rc.set_content_produced(false);
+                let before = State::enter_helper(rc);
                 if let Some(chosen) = chosen {
                     self.template(None, chosen, rc, out, depth)?;
                 }
-                if rc.get_content_produced() {
-                    rc.set_indent_before_write(rc.get_trailine_newline());
-                } else {
-                    rc.set_content_produced(before.content_produced);
-                    rc.set_indent_before_write(before.indent_before_write);
-                }
+                before.leave_helper(rc);
                 Ok(true)
             }
             _ => Ok(false),
