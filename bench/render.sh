@@ -18,6 +18,8 @@
 #   CPUS=0,1        the CPUs to pin to
 #   PHASES=0        skip the "where the time goes" runs (same recipients through less of the
 #                   pipeline: a 1-slot template, check without output, output on tmpfs)
+#   FLOOR=0         skip the floor: bench/create_files.py creating the same number of files of
+#                   the letters' mean size in the same place, nothing else (the kernel's share)
 #   NAIVE=0         skip the issue's reference, a naive single-threaded loop (bench/naive.rs:
 #                   toml::Table, serde_json context, Handlebars, fs::write) over the same
 #                   recipients and templates, to the same disk
@@ -164,6 +166,12 @@ echo "== timing ($RUNS runs each${PIN:+, pinned: ${PIN[*]}})" >&2
 for i in $(seq 1 "$RUNS"); do
   run_once render-toml "$OUT" "$N" "$i" "$BIN" -C "$WORK/big" render --format md --out "$OUT"
   run_once render-csv "$OUT" "$N" "$i" "$BIN" -C "$WORK/big/csv" render --format md --out "$OUT"
+  if [ "${FLOOR:-1}" = 1 ]; then
+    [ -n "${SIZE:-}" ] || SIZE=$(python3 -c 'import os, sys
+sizes = [e.stat().st_size for e in os.scandir(sys.argv[1]) if e.name.endswith(".md")]
+print(sum(sizes) // len(sizes))' "$OUT")
+    run_once floor "$OUT" "$N" "$i" python3 "$ROOT/bench/create_files.py" "$N" "$OUT" "$SIZE"
+  fi
   if [ -n "$NAIVE_BIN" ]; then
     run_once naive "$OUT" "$N" "$i" "$NAIVE_BIN" "$WORK/big" "$OUT"
   fi
@@ -242,6 +250,11 @@ header "targets"
 row "render md, TOML, $N" "$WORK/render-toml.runs" 1.5 250
 row "render md, CSV,  $N" "$WORK/render-csv.runs" 1.5 64
 row "check, TOML, $CHECK_N" "$WORK/check-10k.runs" 1.0 -
+if [ "${FLOOR:-1}" = 1 ]; then
+  echo
+  header "the floor: creating the files only"
+  row "$N files of $SIZE bytes, one thread" "$WORK/floor.runs" - -
+fi
 if [ -n "$NAIVE_BIN" ]; then
   echo
   header "the issue's reference, here"
