@@ -8,7 +8,7 @@ use std::sync::mpsc::Receiver;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use super::{write_atomic, Format, Renderer};
+use super::{write_atomic, Renderer};
 use crate::campaign::{Recipient, RecipientId, Recipients};
 use crate::diagnostic::Problem;
 use crate::template::Letters;
@@ -194,9 +194,8 @@ impl Job<'_> {
         };
         let last = self.renderers.len().saturating_sub(1);
         for (i, renderer) in self.renderers.iter().enumerate() {
-            // The Markdown file is the merged text itself: the last format to need it takes it.
-            let bytes = if i == last && renderer.format() == Format::Md {
-                Some(std::mem::take(&mut letter.markdown).into_bytes())
+            let bytes = if i == last {
+                renderer.render_last(&mut letter, recipient)?
             } else {
                 renderer.render(&letter, recipient)?
             };

@@ -79,6 +79,16 @@ pub trait Renderer: Sync {
     /// recipient).
     fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem>;
 
+    /// [`Renderer::render`] as the last format of the letter, which may take what it needs out
+    /// of `letter` instead of copying it.
+    fn render_last(
+        &self,
+        letter: &mut Letter,
+        recipient: &Recipient,
+    ) -> Result<Option<Vec<u8>>, Problem> {
+        self.render(letter, recipient)
+    }
+
     /// After the last letter: one more file made of them all, if this format makes one (the
     /// combined PDF), by name.
     fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
@@ -95,6 +105,10 @@ impl Renderer for Markdown {
 
     fn render(&self, letter: &Letter, _: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
         Ok(Some(letter.markdown.clone().into_bytes()))
+    }
+
+    fn render_last(&self, letter: &mut Letter, _: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(Some(std::mem::take(&mut letter.markdown).into_bytes()))
     }
 }
 
@@ -171,6 +185,14 @@ impl<T: Renderer + Send + ?Sized> Renderer for Arc<T> {
 
     fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
         (**self).render(letter, recipient)
+    }
+
+    fn render_last(
+        &self,
+        letter: &mut Letter,
+        recipient: &Recipient,
+    ) -> Result<Option<Vec<u8>>, Problem> {
+        (**self).render_last(letter, recipient)
     }
 
     fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
