@@ -254,6 +254,15 @@ if [ "${FLOOR:-1}" = 1 ]; then
   echo
   header "the floor: creating the files only"
   row "$N files of $SIZE bytes, one thread" "$WORK/floor.runs" - -
+  # Each floor run comes right after a TOML and a CSV render: the difference within a run does
+  # not move with the disk's drift from run to run.
+  python3 - "$WORK/render-toml.runs" "$WORK/render-csv.runs" "$WORK/floor.runs" <<'PY'
+import statistics, sys
+walls = [[float(l.split()[0]) for l in open(f) if l.strip()] for f in sys.argv[1:]]
+toml, csv, floor = walls
+over = lambda runs: statistics.median(r - f for r, f in zip(runs, floor))
+print(f"render above the floor, same run (median): TOML {over(toml):+.2f} s, CSV {over(csv):+.2f} s")
+PY
 fi
 if [ -n "$NAIVE_BIN" ]; then
   echo
