@@ -119,6 +119,15 @@ pub struct Memo {
 /// One language's kept text: by template number, then piece.
 type Shelf = Vec<Vec<Option<Kept>>>;
 
+impl Memo {
+    fn shelf(&mut self, language: &str) -> &mut Shelf {
+        if !self.kept.contains_key(language) {
+            self.kept.insert(language.to_string(), Vec::new());
+        }
+        self.kept.get_mut(language).expect("inserted above")
+    }
+}
+
 /// A fixed piece's text, with Handlebars' state before and after it.
 #[derive(Debug, Clone)]
 struct Kept {
@@ -189,40 +198,25 @@ pub fn render(
     let mut rc = RenderContext::new(template.name.as_ref());
     rc.set_recursive_lookup(registry.recursive_lookup());
     let mut out = StringOutput::new();
-    let shelf = reuse.map(|reuse| {
-        if !reuse.memo.kept.contains_key(reuse.language) {
-            reuse
-                .memo
-                .kept
-                .insert(reuse.language.to_string(), Vec::new());
-        }
-        reuse
-            .memo
-            .kept
-            .get_mut(reuse.language)
-            .expect("inserted above")
-    });
     let mut merge = Merge {
         registry,
         plan,
         ctx,
-        shelf,
-        _reuse: std::marker::PhantomData,
+        shelf: reuse.map(|reuse| reuse.memo.shelf(reuse.language)),
     };
     merge.template(Some(name), template, &mut rc, &mut out, 0)?;
     Ok(out.into_string()?)
 }
 
-struct Merge<'a, 'm, 'reg> {
+struct Merge<'a, 'reg> {
     registry: &'reg Handlebars<'reg>,
     plan: &'a Plan,
     ctx: &'a Context,
     /// Kept text that may be used for this letter.
     shelf: Option<&'a mut Shelf>,
-    _reuse: std::marker::PhantomData<&'m ()>,
 }
 
-impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
+impl<'a, 'reg> Merge<'a, 'reg> {
     /// One template's pieces in order; errors get the piece's line and column, as Handlebars
     /// gives them. `name` is `None` for a block's template: its pieces are not classed.
     fn template<'rc>(
@@ -345,9 +339,7 @@ impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
             }
         }
     }
-}
 
-impl<'a, 'm, 'reg> Merge<'a, 'm, 'reg> {
     /// The two commonest pieces that vary, merged without Handlebars' general machinery, exactly
     /// as it would merge them here (at the top of a template, where nothing is indented and the
     /// context is the letter's own): `{{recipient.name}}` with a text value, and

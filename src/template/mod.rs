@@ -219,21 +219,19 @@ impl Letters {
             memo: memo::Memo::default(),
             subject_memo: memo::Memo::default(),
         });
-        // Text kept from earlier letters is only right for letters with the campaign's slots.
-        let language = fields
-            .get("language")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
         self.fill(&mut slot.context, &mut slot.overridden, recipient, fields);
+        // Text kept from earlier letters is only right for letters with the campaign's slots,
+        // in the same language (helpers read `recipient.language`, which is this tag, and
+        // English without one).
+        let language = recipient.language.tag();
         let reuse = recipient.letter.is_empty().then_some((
             memo::Reuse {
                 memo: &mut slot.memo,
-                language: &language,
+                language,
             },
             memo::Reuse {
                 memo: &mut slot.subject_memo,
-                language: &language,
+                language,
             },
         ));
         let letter = self.render_in(&slot.context, reuse, recipient);
