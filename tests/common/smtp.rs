@@ -175,8 +175,8 @@ struct Record {
     rcpts: Vec<String>,
     /// The recipients of every message whose connection was dropped after its DATA.
     dropped: Vec<Vec<String>>,
-    /// Whether a message is being held, and whether it has been released.
-    held: bool,
+    /// How many messages have been held, and whether they have been released.
+    held: usize,
     released: bool,
 }
 
@@ -274,7 +274,7 @@ impl Handler for Session {
                 std::panic::resume_unwind(Box::new(DropConnection));
             }
             Some(Answer::Hold) => {
-                record.held = true;
+                record.held += 1;
                 self.shared.changed.notify_all();
                 while !record.released {
                     record = self
@@ -406,11 +406,16 @@ impl SmtpServer {
 
     /// Waits (up to 30 s) until a message scripted with [`Script::hold_at_data`] is held.
     pub fn wait_until_held(&self) {
+        self.wait_until_held_n(1);
+    }
+
+    /// Waits (up to 30 s) until `n` messages scripted with [`Script::hold_at_data`] are held.
+    pub fn wait_until_held_n(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut record = self.shared.lock();
-        while !record.held {
+        while record.held < n {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no message was held within 30 s");
+            assert!(!left.is_zero(), "{n} messages were not held within 30 s");
             record = self
                 .shared
                 .changed
