@@ -21,15 +21,15 @@ pub fn install() {
     INSTALL.call_once(|| {
         let installed = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
-                eprintln!("\nstopped at once; letters caught mid-send show as uncertain");
+                crate::console::message(format_args!("\nstopped at once; letters caught mid-send show as uncertain"), true);
                 std::process::exit(INTERRUPTED);
             }
-            eprintln!("\nstopping: letters on the wire finish first (Ctrl-C again to quit now)");
+            crate::console::message(format_args!("\nstopping: letters on the wire finish first (Ctrl-C again to quit now)"), true);
             let _guard = WAKE.0.lock();
             WAKE.1.notify_all();
         });
         if let Err(e) = installed {
-            eprintln!("warning: Ctrl-C will end the run abruptly ({e})");
+            crate::console::message(format_args!("warning: Ctrl-C will end the run abruptly ({e})"), true);
         }
     });
 }

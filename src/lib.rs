@@ -21,6 +21,7 @@
 pub mod campaign;
 pub mod clock;
 pub mod cmd;
+pub mod console;
 pub mod diagnostic;
 pub mod interrupt;
 pub mod journal;

@@ -57,7 +57,7 @@ pub fn main() -> ExitCode {
     let clock = match Clock::from_env() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::console::message(format_args!("error: {e}"), true);
             return ExitCode::from(2);
         }
     };
@@ -109,7 +109,7 @@ impl Output {
             } else {
                 self.warnings += 1;
             }
-            eprint!("{}", self.reporter.render(p));
+            crate::console::message(format_args!("{}", self.reporter.render(p)), false);
         }
     }
 
@@ -123,7 +123,7 @@ impl Output {
     }
 
     pub fn say(&self, message: impl AsRef<str>) {
-        eprintln!("{}", message.as_ref());
+        crate::console::message(format_args!("{}", message.as_ref()), true);
     }
 }
 

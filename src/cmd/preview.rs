@@ -1,6 +1,5 @@
 //! `lettermerge preview`: the campaign as a web page on this computer.
 
-use std::io::Write;
 use std::path::Path;
 
 use clap::Args;
@@ -79,8 +78,7 @@ impl Preview {
         }
         let url = format!("http://127.0.0.1:{port}/");
         // The address on stdout, alone, for scripts; the rest on stderr.
-        println!("{url}");
-        let _ = std::io::stdout().flush();
+        crate::console::news(format_args!("{url}"));
         let (entries, errors, warnings) = preview.snapshot().counts();
         out.say(format!(
             "previewing {} ({}; {}, {}): open {url} in a browser.\nThe page updates when you save a file. Nothing is sent or written. Ctrl-C stops.",

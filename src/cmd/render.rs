@@ -1,6 +1,5 @@
 //! `lettermerge render`: one file per recipient and format.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -198,16 +197,14 @@ pub fn envelope(campaign: &Campaign, date: DateTime<Utc>) -> Envelope {
 }
 
 fn print_letters(printed: &[(String, Vec<u8>)]) {
-    let mut stdout = std::io::stdout().lock();
     let many = printed.len() > 1;
     for (i, (name, bytes)) in printed.iter().enumerate() {
         if many {
             let gap = if i == 0 { "" } else { "\n" };
-            let _ = writeln!(stdout, "{gap}==> {name} <==");
+            crate::console::data(format_args!("{gap}==> {name} <=="));
         }
-        let _ = stdout.write_all(bytes);
+        crate::console::data_bytes(bytes);
     }
-    let _ = stdout.flush();
 }
 
 fn fail(out: &mut Output, problems: &[Problem]) -> bool {

@@ -1,6 +1,6 @@
 //! `lettermerge send`: deliver the letters through `[smtp]`, never twice.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +14,7 @@ use crate::campaign::smtp::{Delivery, SmtpSettings};
 use crate::campaign::{Campaign, RecipientId};
 use crate::clock::Clock;
 use crate::diagnostic::{plural, Problem};
-use crate::journal::{Decision, Journal, Retry};
+use crate::journal::{Decision, Failure, Journal, Retry, State};
 use crate::send::deliver::{deliver, deliver_sendmail, Fate};
 use crate::send::smtp::Connector;
 use crate::send::{prepare, Outgoing, Selection};
@@ -199,7 +199,7 @@ impl Send {
         smtp: Option<SmtpSettings>,
         server: &str,
         journal: Option<&Journal>,
-        out: &Output,
+        out: &mut Output,
     ) -> Result<bool, Vec<Problem>> {
         if let Some(limit) = self.limit {
             outgoing.truncate(limit);
@@ -210,7 +210,7 @@ impl Send {
         }
         if self.dry_run {
             for o in &outgoing {
-                println!("{}\t{}\t{}", o.id, o.to, o.subject);
+                crate::console::data(format_args!("{}\t{}\t{}", o.id, o.to, o.subject));
             }
             out.say(format!(
                 "dry run: would send {} via {server}; nothing was sent",
@@ -226,8 +226,9 @@ impl Send {
         let password = password(&smtp)?;
         crate::interrupt::install();
         let started = std::time::Instant::now();
-        let fates = deliver_now(&smtp, password.as_deref(), outgoing, journal)?;
-        Ok(summarize(&fates, Some(started.elapsed()), out))
+        let round = deliver_now(&smtp, password.as_deref(), outgoing, journal)?;
+        let took = started.elapsed();
+        Ok(summarize(&round.fates, Some(took), round.journal.as_ref(), out))
     }
 
     /// Keeps the letters the journal says to send, and tells what it skips.
@@ -298,8 +299,7 @@ impl Send {
                 "run it on a terminal to be asked, or add --yes (try --dry-run first)",
             )]);
         }
-        eprint!("{question} [y/N] ");
-        let _ = std::io::stderr().flush();
+        crate::console::message(format_args!("{question} [y/N] "), false);
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if matches!(answer.trim(), "y" | "Y" | "yes") {
@@ -316,13 +316,23 @@ fn no_smtp(dir: &Path) -> Vec<Problem> {
         .hint("add [smtp] with host, port, security and username (see the README), then try send --dry-run")]
 }
 
-/// Sends `outgoing` now through `smtp`, recording each letter in the journal.
+/// What one go of sending did.
+struct Round {
+    /// Each letter's fate, by recipient id.
+    fates: Vec<(RecipientId, Fate)>,
+    /// Set when the journal could not be written: the go stopped at once, and these outcomes
+    /// may be missing from it.
+    journal: Option<Failure>,
+}
+
+/// Sends `outgoing` now through `smtp`, recording each letter in the journal. An error means
+/// nothing was sent; once letters went out, a journal that failed is in [`Round::journal`].
 fn deliver_now(
     smtp: &SmtpSettings,
     password: Option<&str>,
     outgoing: Vec<Outgoing>,
     journal: Option<&Journal>,
-) -> Result<Vec<(RecipientId, Fate)>, Vec<Problem>> {
+) -> Result<Round, Vec<Problem>> {
     let writer = journal
         .map(Journal::writer)
         .transpose()
@@ -343,10 +353,8 @@ fn deliver_now(
         }
     };
     progress.finish_and_clear();
-    if let Some(w) = writer {
-        w.finish().map_err(|p| vec![p])?;
-    }
-    Ok(fates)
+    let journal = writer.and_then(|w| w.finish().err());
+    Ok(Round { fates, journal })
 }
 
 fn describe(smtp: &SmtpSettings) -> String {
@@ -402,13 +410,18 @@ fn progress_bar(total: usize) -> ProgressBar {
     bar
 }
 
-/// Prints what happened to every letter that did not simply go out, and how long the sending
-/// took when it was one go; true when all went out.
+/// Prints what happened to every letter that did not simply go out, what the journal could not
+/// keep, and how long the sending took when it was one go; true when all went out and all is
+/// recorded.
 fn summarize(
     fates: &[(RecipientId, Fate)],
     took: Option<std::time::Duration>,
-    out: &Output,
+    journal: Option<&Failure>,
+    out: &mut Output,
 ) -> bool {
+    if let Some(failure) = journal {
+        unrecorded(fates, failure, out);
+    }
     let mut sent = 0;
     let mut bad = 0;
     let mut unsent: std::collections::BTreeMap<&str, Vec<&RecipientId>> = Default::default();
@@ -458,7 +471,35 @@ fn summarize(
         None => String::new(),
     };
     out.say(format!("sent {sent}, {bad} not sent{pace}"));
-    bad == 0
+    if journal.is_some() {
+        out.say("the run stopped at once because the send journal could not be written: free space (or fix the journal's folder), then run send again; it goes on from what the journal holds");
+    }
+    bad == 0 && journal.is_none()
+}
+
+/// Says what the journal could not keep, letter by letter, as the truth is known here: the
+/// journal itself still shows these letters being sent, which the next run reads as uncertain.
+fn unrecorded(fates: &[(RecipientId, Fate)], failure: &Failure, out: &mut Output) {
+    out.problems(std::slice::from_ref(&failure.problem));
+    for (id, state) in &failure.unrecorded {
+        let fate = fates.iter().find(|(f, _)| f.as_str() == id).map(|(_, f)| f);
+        let text = match (state, fate) {
+            (State::Sent, Some(Fate::Sent(reply))) => format!(
+                "{id}: DELIVERED ({reply}), but the journal could not record it; it will show as uncertain: do not send it again"
+            ),
+            (State::Failed, Some(Fate::Failed(reply))) => format!(
+                "{id}: refused by the server ({reply}); the journal could not record it, so it will show as uncertain"
+            ),
+            (State::Pending, Some(Fate::Unsent(reason))) => format!(
+                "{id}: NOT delivered ({reason}); the journal could not record that, so it will show as uncertain: send it with `send --only {id} --retry-uncertain`"
+            ),
+            (State::Uncertain, _) => format!(
+                "{id}: may have been delivered; the journal could not record it, so it will show as uncertain"
+            ),
+            _ => continue,
+        };
+        out.say(text);
+    }
 }
 
 /// How many letters left pending for one reason are named one by one.

@@ -98,10 +98,10 @@ fn print_json(rows: &[Row]) {
             })
         })
         .collect();
-    println!(
+    crate::console::data(format_args!(
         "{}",
         serde_json::to_string_pretty(&rows).unwrap_or_default()
-    );
+    ));
 }
 
 fn print_table(rows: &[Row], out: &Output) {
@@ -122,11 +122,11 @@ fn print_table(rows: &[Row], out: &Output) {
             .as_ref()
             .and_then(|r| r.reply.clone())
             .unwrap_or_default();
-        println!(
+        crate::console::data(format_args!(
             "{:<30} {:<10} {when:<24} {reply}",
             row.recipient.to_string(),
             row.state().as_str(),
-        );
+        ));
     }
     let counts: Vec<String> = State::ALL
         .iter()

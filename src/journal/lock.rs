@@ -22,6 +22,10 @@ pub struct Lock {
 impl Lock {
     /// Takes the campaign's lock, or refuses at once if another process holds it.
     pub fn acquire(dir: &Path) -> Result<Lock, Problem> {
+        Lock::acquire_within(dir, LOOKS)
+    }
+
+    fn acquire_within(dir: &Path, looks: u32) -> Result<Lock, Problem> {
         let path = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
             .read(true)
@@ -34,7 +38,7 @@ impl Lock {
                     .in_file(&path)
                     .hint("check that you can write to the campaign folder")
             })?;
-        match try_lock(&file) {
+        match try_lock(&file, looks) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(busy(holder(&mut file)).in_file(&path)),
             Err(TryLockError::Error(e)) => {
@@ -51,8 +55,39 @@ impl Lock {
     }
 }
 
-fn try_lock(file: &File) -> Result<(), TryLockError> {
-    file.try_lock()
+/// How many times a lock is tried before a run refuses, [`PAUSE`] apart: `status` holds it
+/// for an instant when it looks whether a `send` runs ([`is_held`]).
+const LOOKS: u32 = 20;
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+fn try_lock(file: &File, looks: u32) -> Result<(), TryLockError> {
+    let mut look = 1;
+    loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if look < looks => {
+                std::thread::sleep(PAUSE);
+                look += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a live process holds the campaign's lock: a `send` (or `posted`) is running now.
+/// Looks without waiting and lets go at once; no lock file means no run ever held it.
+pub fn is_held(dir: &Path) -> bool {
+    let Ok(file) = File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        // A file system without locks: the journal's own state is all there is to go by.
+        Err(TryLockError::Error(_)) => true,
+    }
 }
 
 /// The refusal a second `send` on the same campaign gets.

@@ -35,6 +35,7 @@ pub use plan::{Decision, Plan, Planned};
 pub use state::{ContentHash, State};
 pub use status::Record;
 pub use store::SCHEMA_VERSION;
+pub use worker::Failure;
 pub use writer::Writer;
 
 use crate::campaign::RecipientId;
@@ -141,17 +142,28 @@ impl Journal {
 }
 
 /// The campaign's letters as the journal in `dir` records them, read without locking, so it works
-/// while a `send` runs (a letter may then show as `sending`). No journal yet: no letters.
+/// while a `send` runs: a letter may then show as `sending`. With no `send` running, a letter
+/// left `sending` by a run that died shows as `uncertain`, as the next `send` will mark it: the
+/// journal itself is not changed. No journal yet: no letters.
 pub fn read_status(dir: &Path, campaign: &str) -> Result<Vec<Record>, Problem> {
     let path = dir.join(JOURNAL_FILE);
     if !path.exists() {
         return Ok(Vec::new());
     }
+    // Looked at first: a run that ends between the look and the read leaves nothing `sending`.
+    let running = lock::is_held(dir);
     let conn = store::open_read_only(&path)?;
     if !store::check(&conn, &path)? {
         return Ok(Vec::new());
     }
-    status::records(&conn, &path, campaign)
+    let mut records = status::records(&conn, &path, campaign)?;
+    if !running {
+        for record in records.iter_mut().filter(|r| r.state == State::Sending) {
+            record.state = State::Uncertain;
+            record.reply = Some(DIED_MID_SEND.to_string());
+        }
+    }
+    Ok(records)
 }
 
 /// Turns the letters a dead run left `sending` into `uncertain`, logging each; their ids, sorted.

@@ -366,7 +366,7 @@ fn an_outcome_for_a_letter_not_being_sent_is_reported_by_finish() {
     let journal = open(dir.path());
     let writer = journal.writer().unwrap();
     writer.mark_sent(&id("ana"), "250 ok").unwrap();
-    let problem = writer.finish().unwrap_err();
+    let problem = writer.finish().unwrap_err().problem;
     assert!(problem.message.contains("not being sent"), "{problem}");
     assert!(journal.status().unwrap().is_empty());
 }

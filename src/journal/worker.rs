@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Params};
@@ -80,14 +81,51 @@ pub struct Worker {
     open_since: Option<Instant>,
     /// Senders waiting for the open transaction to be committed.
     waiting: Vec<Ack>,
-    /// Outcomes written in the open transaction.
-    outcomes: usize,
-    /// The first outcome that could not be recorded; `finish` reports it.
+    /// Outcomes written in the open transaction: recipient and state.
+    outcomes: Vec<(String, State)>,
+    /// Outcomes that could not be recorded, in the order they came.
+    lost: Vec<(String, State)>,
+    /// The first write that failed. From then on no letter may start ([`Broken`]).
     trouble: Option<Problem>,
+    broken: Broken,
+}
+
+/// Set once the journal could not be written: every sender can see it, and no new letter goes.
+#[derive(Debug, Clone, Default)]
+pub struct Broken(Arc<Mutex<Option<Problem>>>);
+
+impl Broken {
+    /// Why the journal cannot be written, once it cannot.
+    pub fn get(&self) -> Option<Problem> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn set(&self, problem: &Problem) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| problem.clone());
+    }
+}
+
+/// How the writer thread ended when something could not be recorded.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The first write that failed, with the journal file and what to do.
+    pub problem: Problem,
+    /// Outcomes of this run that are not in the journal: the journal still shows these letters
+    /// `sending`, which the next run reads as uncertain.
+    pub unrecorded: Vec<(String, State)>,
 }
 
 impl Worker {
-    pub fn new(conn: Connection, path: PathBuf, campaign: String, clock: Clock) -> Worker {
+    pub fn new(
+        conn: Connection,
+        path: PathBuf,
+        campaign: String,
+        clock: Clock,
+        broken: Broken,
+    ) -> Worker {
         Worker {
             conn,
             path,
@@ -95,21 +133,30 @@ impl Worker {
             clock,
             open_since: None,
             waiting: Vec::new(),
-            outcomes: 0,
+            outcomes: Vec::new(),
+            lost: Vec::new(),
             trouble: None,
+            broken,
         }
     }
 
     /// Serves requests until `Finish` or until every writer is gone; everything received is
-    /// committed before it returns. The error is the first outcome that could not be recorded.
-    pub fn run(mut self, requests: Receiver<Request>) -> Result<(), Problem> {
+    /// committed before it returns. The error says what could not be written, and which outcomes
+    /// are not in the journal.
+    pub fn run(mut self, requests: Receiver<Request>) -> Result<(), Failure> {
         while let Some(first) = self.next(&requests) {
             if !self.batch(first, &requests) {
                 break;
             }
         }
         self.commit();
-        self.trouble.map_or(Ok(()), Err)
+        match self.trouble {
+            None => Ok(()),
+            Some(problem) => Err(Failure {
+                problem,
+                unrecorded: self.lost,
+            }),
+        }
     }
 
     /// The next request, committing outcomes that have waited long enough meanwhile.
@@ -155,10 +202,19 @@ impl Worker {
                 message_id,
                 done,
             } => {
+                // A journal that could not be written lets no new letter start, even if the
+                // next write might go through: the run stops and says what it knows.
+                if let Some(problem) = self.broken.get() {
+                    let _ = done.send(Err(problem.recipient(recipient)));
+                    return true;
+                }
                 match self.sending(&recipient, &hash, &message_id, &now) {
-                    Ok(()) => self.waiting.push(done),
+                    Ok(Ok(())) => self.waiting.push(done),
+                    Ok(Err(refusal)) => {
+                        let _ = done.send(Err(refusal));
+                    }
                     Err(problem) => {
-                        self.after_error(&problem);
+                        self.failed(&problem);
                         let _ = done.send(Err(problem));
                     }
                 }
@@ -168,31 +224,37 @@ impl Worker {
                 recipient,
                 state,
                 reply,
-            } => self.outcome(&recipient, state, &reply, &now),
+            } => {
+                let written = self.outcome(&recipient, state, &reply, &now);
+                if written.is_err() {
+                    self.lost.push((recipient, state));
+                }
+                written
+            }
             Request::Scheduled { recipient, due } => self.scheduled(&recipient, &due, &now),
         };
         // Nobody waits for an outcome: its failure is kept for `finish`.
         if let Err(problem) = outcome {
-            self.after_error(&problem);
-            self.trouble.get_or_insert(problem);
+            self.failed(&problem);
         }
         true
     }
 
-    /// Records that a letter is about to go out; refuses one already sent or being sent.
+    /// Records that a letter is about to go out; refuses one already sent or being sent (the
+    /// inner error: the journal is fine). The outer error is a write that failed.
     fn sending(
         &mut self,
         recipient: &str,
         hash: &str,
         message_id: &str,
         now: &str,
-    ) -> Result<(), Problem> {
+    ) -> Result<Result<(), Problem>, Problem> {
         self.begin()?;
         let args = params![self.campaign, recipient, hash, message_id, now];
         if self.write(UPSERT_SENDING, args, recipient)? == 0 {
-            return Err(self.refusal(recipient));
+            return Ok(Err(self.refusal(recipient)));
         }
-        self.log(recipient, "sending", None, now)
+        self.log(recipient, "sending", None, now).map(Ok)
     }
 
     /// Records how an attempt ended; the letter must be `sending`.
@@ -213,13 +275,14 @@ impl Worker {
             .recipient(recipient)
             .hint("this is a bug in lettermerge; please report it"));
         }
-        self.outcomes += 1;
         let event = if state == State::Pending {
             "retry"
         } else {
             state.as_str()
         };
-        self.log(recipient, event, Some(reply), now)
+        self.log(recipient, event, Some(reply), now)?;
+        self.outcomes.push((recipient.to_string(), state));
+        Ok(())
     }
 
     /// Records a letter's due time, unless its fate is already known.
@@ -227,8 +290,8 @@ impl Worker {
         self.begin()?;
         let args = params![self.campaign, recipient, now, due];
         if self.write(UPSERT_SCHEDULED, args, recipient)? > 0 {
-            self.outcomes += 1;
             self.log(recipient, "scheduled", Some(due), now)?;
+            self.outcomes.push((recipient.to_string(), State::Scheduled));
         }
         Ok(())
     }
@@ -290,9 +353,11 @@ impl Worker {
             .hint(hint)
     }
 
-    /// After a failed statement: if SQLite rolled the whole transaction back, everything in it
-    /// failed with it.
-    fn after_error(&mut self, problem: &Problem) {
+    /// After a failed write: the journal is broken for this run, and if SQLite rolled the whole
+    /// transaction back, everything in it failed with it.
+    fn failed(&mut self, problem: &Problem) {
+        self.broken.set(problem);
+        self.trouble.get_or_insert_with(|| problem.clone());
         if self.open_since.is_some() && self.conn.is_autocommit() {
             self.open_since = None;
             self.settle(Err(problem.clone()));
@@ -308,22 +373,22 @@ impl Worker {
             .conn
             .execute_batch("COMMIT")
             .map_err(|e| store::problem(&self.path, "write", &e));
-        if result.is_err() {
+        if let Err(problem) = &result {
             let _ = self.conn.execute_batch("ROLLBACK");
+            self.broken.set(problem);
+            self.trouble.get_or_insert_with(|| problem.clone());
         }
         self.settle(result);
     }
 
-    /// Tells waiting senders the fate of their records; a lost outcome is kept for `finish`.
+    /// Tells waiting senders the fate of their records; lost outcomes are kept for `finish`.
     fn settle(&mut self, result: Result<(), Problem>) {
         for done in self.waiting.drain(..) {
             let _ = done.send(result.clone());
         }
-        if let Err(problem) = result {
-            if self.outcomes > 0 {
-                self.trouble.get_or_insert(problem);
-            }
+        let outcomes = std::mem::take(&mut self.outcomes);
+        if result.is_err() {
+            self.lost.extend(outcomes);
         }
-        self.outcomes = 0;
     }
 }

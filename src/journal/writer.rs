@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::lock::Lock;
 use super::state::{ContentHash, State};
 use super::store;
-use super::worker::{Request, Worker};
+use super::worker::{Broken, Failure, Request, Worker};
 use crate::campaign::RecipientId;
 use crate::clock::Clock;
 use crate::diagnostic::Problem;
@@ -29,7 +29,8 @@ pub struct Writer {
 #[derive(Debug)]
 struct Inner {
     requests: Sender<Request>,
-    thread: Mutex<Option<JoinHandle<Result<(), Problem>>>>,
+    thread: Mutex<Option<JoinHandle<Result<(), Failure>>>>,
+    broken: Broken,
     _lock: Arc<Lock>,
 }
 
@@ -42,7 +43,14 @@ impl Writer {
         lock: Arc<Lock>,
     ) -> Result<Writer, Problem> {
         let conn = store::open(path)?;
-        let worker = Worker::new(conn, path.to_path_buf(), campaign.to_string(), clock);
+        let broken = Broken::default();
+        let worker = Worker::new(
+            conn,
+            path.to_path_buf(),
+            campaign.to_string(),
+            clock,
+            broken.clone(),
+        );
         let (requests, inbox) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("journal-writer".into())
@@ -52,6 +60,7 @@ impl Writer {
             inner: Arc::new(Inner {
                 requests,
                 thread: Mutex::new(Some(thread)),
+                broken,
                 _lock: lock,
             }),
         })
@@ -126,11 +135,19 @@ impl Writer {
         })
     }
 
+    /// Why the journal cannot be written, once a write has failed in this run (a full disk, a
+    /// file made read-only). From then on every [`Writer::ask_sending`] is refused: no new letter
+    /// may start, and the run should stop and say what it knows.
+    pub fn broken(&self) -> Option<Problem> {
+        self.inner.broken.get()
+    }
+
     /// Commits everything recorded through any clone and stops the thread; later calls on other
-    /// clones fail. The error is the first outcome that could not be recorded, if any.
+    /// clones fail. The error is the first write that failed, with the outcomes of this run that
+    /// are not in the journal.
     ///
     /// Dropping the last clone does the same, silently.
-    pub fn finish(self) -> Result<(), Problem> {
+    pub fn finish(self) -> Result<(), Failure> {
         self.inner.finish()
     }
 
@@ -165,7 +182,7 @@ impl Future for OnDisk {
 }
 
 impl Inner {
-    fn finish(&self) -> Result<(), Problem> {
+    fn finish(&self) -> Result<(), Failure> {
         let thread = self
             .thread
             .lock()
@@ -175,7 +192,12 @@ impl Inner {
             return Ok(());
         };
         let _ = self.requests.send(Request::Finish);
-        thread.join().unwrap_or_else(|_| Err(stopped()))
+        thread.join().unwrap_or_else(|_| {
+            Err(Failure {
+                problem: stopped(),
+                unrecorded: Vec::new(),
+            })
+        })
     }
 }
 

@@ -50,7 +50,7 @@ pub fn start(preview: Preview) -> Result<(), String> {
                 sources = preview.reload().sources(preview.dir());
                 // New settings may name other files; a partials folder may have been made.
                 if let Err(e) = watched.follow(&sources) {
-                    eprintln!("warning: {e}");
+                    crate::console::message(format_args!("warning: {e}"), true);
                 }
             }
         })

@@ -126,7 +126,10 @@ async fn worker(
     let take = || shared.queue.lock().expect("queue lock").pop_front();
     while let Some(letter) = next.take().or_else(take) {
         let stopped = shared.stop.lock().expect("stop lock").clone();
-        let fate = match stopped.or_else(stop_asked) {
+        let fate = match stopped
+            .or_else(|| journal_broken(writer))
+            .or_else(stop_asked)
+        {
             Some(reason) => Fate::Unsent(reason),
             None => {
                 // Before the first connection nobody knows whether it pipelines: the letter
@@ -181,7 +184,7 @@ async fn one_letter(
                 record(writer, |w| w.mark_uncertain(&letter.id, &reason));
                 return Fate::Uncertain(reason);
             }
-            Fault::Fatal(reason) => {
+            Fault::Fatal(reason) | Fault::Journal(reason) => {
                 *shared.stop.lock().expect("stop lock") = Some(reason.clone());
                 return Fate::Unsent(reason);
             }
@@ -214,7 +217,7 @@ async fn attempt_once(
     let on_disk = match writer {
         Some(w) => Some(
             w.ask_sending(&letter.id, &letter.hash, &letter.message_id)
-                .map_err(|p| Fault::Connect(p.message))?,
+                .map_err(|p| Fault::Journal(p.message))?,
         ),
         None => None,
     };
@@ -246,6 +249,15 @@ fn wire(letter: &Outgoing) -> Letter<'_> {
     }
 }
 
+/// Why no new letter starts, when the journal could not be written.
+fn journal_broken(writer: Option<&Writer>) -> Option<String> {
+    let problem = writer?.broken()?;
+    Some(format!(
+        "the run stopped: the send journal could not be written ({})",
+        problem.message
+    ))
+}
+
 /// Why no new letter starts, when Ctrl-C asked the run to stop.
 fn stop_asked() -> Option<String> {
     crate::interrupt::requested().then(|| "the run was stopped (Ctrl-C) before it".to_string())
@@ -265,15 +277,20 @@ async fn pace(shared: &Shared) {
     sleep_until(slot).await;
 }
 
+/// Hands an outcome to the journal's writer. An outcome it cannot write is reported by
+/// [`Writer::finish`], with the letter, so the summary can say what became of it.
 fn record(
     writer: Option<&Writer>,
     f: impl FnOnce(&Writer) -> Result<(), crate::diagnostic::Problem>,
 ) {
     if let Some(w) = writer {
         if let Err(p) = f(w) {
-            eprintln!(
-                "warning: the journal could not record an outcome: {}",
-                p.message
+            crate::console::message(
+                format_args!(
+                    "warning: the journal could not record an outcome: {}",
+                    p.message
+                ),
+                true,
             );
         }
     }
@@ -319,7 +336,7 @@ fn hand_over(
     letter: &Outgoing,
 ) -> Fate {
     use lettre::Transport;
-    if let Some(reason) = stop_asked() {
+    if let Some(reason) = journal_broken(writer).or_else(stop_asked) {
         return Fate::Unsent(reason);
     }
     if let Some(w) = writer {

@@ -30,6 +30,9 @@ pub enum Fault {
     /// The login was refused or the server's certificate is not trusted: no letter can go out
     /// until the settings change, so the run stops.
     Fatal(String),
+    /// The journal could not record the letter's `sending`: its content did not go out, and no
+    /// other letter may start. Never retried: a full disk is not a network fault.
+    Journal(String),
 }
 
 /// Settings and credentials for opening connections.
@@ -204,7 +207,7 @@ where
     };
     // Whatever the server said, the record is awaited first: an outcome recorded for a letter
     // whose `sending` was never written would be refused by the journal.
-    durable.await.map_err(Fault::Connect)?;
+    durable.await.map_err(Fault::Journal)?;
     envelope_sent?;
     let content = match DataContent::new(letter.bytes) {
         Some(mut content) => {

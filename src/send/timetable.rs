@@ -115,10 +115,10 @@ pub fn show_here(t: DateTime<Utc>) -> String {
 pub fn print(letters: &[Outgoing], now: DateTime<Utc>, grace: Duration, send_late: bool, here: Tz) {
     let mut sorted: Vec<&Outgoing> = letters.iter().collect();
     sorted.sort_by_key(|l| (due_at(l), l.id.clone()));
-    println!(
+    crate::console::data(format_args!(
         "due (recipient's time)\tdue here ({})\trecipient\tto\tsubject\twhen",
         here.name()
-    );
+    ));
     for l in sorted {
         let at = due_at(l);
         let fate = match place(l, now, grace, send_late) {
@@ -126,14 +126,14 @@ pub fn print(letters: &[Outgoing], now: DateTime<Utc>, grace: Duration, send_lat
             Place::Late => format!("late by {}: held for --send-late", show_span(now - at)),
             Place::Due => "due now".into(),
         };
-        println!(
+        crate::console::data(format_args!(
             "{}\t{}\t{}\t{}\t{}\t{fate}",
             in_its_zone(l),
             show(at, here),
             l.id,
             l.to,
             l.subject
-        );
+        ));
     }
 }
 
@@ -152,7 +152,7 @@ pub fn wait_until(t: DateTime<Utc>, clock: &Clock, what: &str) -> bool {
         }
         bar
     } else {
-        eprintln!("waiting {} for {what}", show_span(left));
+        crate::console::message(format_args!("waiting {} for {what}", show_span(left)), true);
         ProgressBar::hidden()
     };
     loop {

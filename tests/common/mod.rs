@@ -681,6 +681,11 @@ impl Running {
         self.test.path()
     }
 
+    /// The process id of the run.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A file of the campaign folder, written while the run goes on.
     pub fn write(&self, path: &str, text: &str) {
         std::fs::write(self.test.tempdir.path().join(path), text).expect("write a campaign file");

@@ -19,6 +19,7 @@ use crate::clock::{local_zone, Clock};
 use crate::cmd::Output;
 use crate::diagnostic::{first_of, plural, Problem};
 use crate::journal::Journal;
+use crate::journal::Failure;
 use crate::send::deliver::Fate;
 use crate::send::timetable::{self, in_its_zone, next, split, tally, wait_until, Tally};
 use crate::send::Outgoing;
@@ -44,6 +45,8 @@ enum End {
     Done,
     /// Ctrl-C, or the campaign could not be read again.
     Stopped,
+    /// The journal could not be written: the run stopped at once.
+    Journal(Failure),
 }
 
 impl Scheduled<'_> {
@@ -77,15 +80,27 @@ impl Scheduled<'_> {
         crate::interrupt::install();
         let mut fates = BTreeMap::new();
         let mut late = HashSet::new();
-        let end = self.rounds(
+        let end = match self.rounds(
             (outgoing, smtp, now),
             password.as_deref(),
             &mut fates,
             &mut late,
             out,
-        )?;
+        ) {
+            Ok(end) => end,
+            // Letters went out in earlier rounds: the summary must still say which.
+            Err(problems) if !fates.is_empty() => {
+                out.problems(&problems);
+                End::Stopped
+            }
+            Err(problems) => return Err(problems),
+        };
         let fates: Vec<(RecipientId, Fate)> = fates.into_iter().collect();
-        let mut ok = summarize(&fates, None, out) && late.is_empty();
+        let failure = match &end {
+            End::Journal(failure) => Some(failure),
+            _ => None,
+        };
+        let mut ok = summarize(&fates, None, failure, out) && late.is_empty();
         if !late.is_empty() {
             out.say(format!(
                 "{} past the {} grace, not sent: send them with --send-late",
@@ -152,7 +167,8 @@ impl Scheduled<'_> {
             let mut retry_at = None;
             if !round.due.is_empty() {
                 let n = round.due.len();
-                let sent = deliver_now(&smtp, password, round.due, journal)?;
+                let done = deliver_now(&smtp, password, round.due, journal)?;
+                let sent = done.fates;
                 let unsent = sent
                     .iter()
                     .filter(|(_, f)| matches!(f, Fate::Unsent(_)))
@@ -169,6 +185,9 @@ impl Scheduled<'_> {
                     n
                 ));
                 fates.extend(sent);
+                if let Some(failure) = done.journal {
+                    return Ok(End::Journal(failure));
+                }
             }
             if crate::interrupt::requested() {
                 return Ok(End::Stopped);
@@ -219,7 +238,7 @@ impl Scheduled<'_> {
                     .map_err(|p| vec![p])?;
             }
         }
-        writer.finish().map_err(|p| vec![p])
+        writer.finish().map_err(|f| vec![f.problem])
     }
 
     /// The campaign read again, and what is still to send. While it does not load (someone is
