@@ -21,15 +21,26 @@ pub fn install() {
     INSTALL.call_once(|| {
         let installed = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
-                crate::console::message(format_args!("\nstopped at once; letters caught mid-send show as uncertain"), true);
+                crate::console::message(
+                    format_args!("\nstopped at once; letters caught mid-send show as uncertain"),
+                    true,
+                );
                 std::process::exit(INTERRUPTED);
             }
-            crate::console::message(format_args!("\nstopping: letters on the wire finish first (Ctrl-C again to quit now)"), true);
+            crate::console::message(
+                format_args!(
+                    "\nstopping: letters on the wire finish first (Ctrl-C again to quit now)"
+                ),
+                true,
+            );
             let _guard = WAKE.0.lock();
             WAKE.1.notify_all();
         });
         if let Err(e) = installed {
-            crate::console::message(format_args!("warning: Ctrl-C will end the run abruptly ({e})"), true);
+            crate::console::message(
+                format_args!("warning: Ctrl-C will end the run abruptly ({e})"),
+                true,
+            );
         }
     });
 }

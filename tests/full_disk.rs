@@ -135,8 +135,10 @@ fn a_full_disk_under_the_journal_stops_the_run_at_once_and_its_summary_tells_the
         ran.report()
     );
     assert!(
-        ran.stderr
-            .contains(&format!("sent {delivered}, {} not sent", RECIPIENTS - delivered)),
+        ran.stderr.contains(&format!(
+            "sent {delivered}, {} not sent",
+            RECIPIENTS - delivered
+        )),
         "the summary counts exactly the {delivered} letters the server took\n{}",
         ran.report()
     );
@@ -147,7 +149,10 @@ fn a_full_disk_under_the_journal_stops_the_run_at_once_and_its_summary_tells_the
     let (ran, records) = ran.status_json(None);
     for message in server.messages() {
         let id = message.to[0].trim_end_matches("@example.org").to_string();
-        let state = record(&records, &id)["state"].as_str().unwrap_or_default().to_string();
+        let state = record(&records, &id)["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert!(
             state == "sent" || state == "uncertain",
             "{id} was delivered, the journal says {state}\n{}",

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod init;
+pub mod posted;
 pub mod preview;
 pub mod render;
 pub mod send;
@@ -44,6 +45,7 @@ pub enum Command {
     Render(render::Render),
     Send(send::Send),
     Status(status::Status),
+    Posted(posted::Posted),
     Preview(preview::Preview),
 }
 
@@ -68,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Render(c) => c.execute(&cli.dir, &clock, &mut out),
         Command::Send(c) => c.execute(&cli.dir, &clock, &mut out),
         Command::Status(c) => c.execute(&cli.dir, &clock, &mut out),
+        Command::Posted(c) => c.execute(&cli.dir, &clock, &mut out),
         Command::Preview(c) => c.execute(&cli.dir, &clock, &mut out),
     };
     if ok {

@@ -93,7 +93,7 @@ impl Send {
         let loaded = self.load(dir, clock)?;
         if !loaded.print_only.is_empty() && self.only.is_empty() {
             out.say(format!(
-                "{} without email (print-only) will not be emailed",
+                "{} without email (print-only) will not be emailed; record them with `lettermerge posted ID…` once posted",
                 plural(loaded.print_only.len(), "recipient")
             ));
         }
@@ -228,7 +228,12 @@ impl Send {
         let started = std::time::Instant::now();
         let round = deliver_now(&smtp, password.as_deref(), outgoing, journal)?;
         let took = started.elapsed();
-        Ok(summarize(&round.fates, Some(took), round.journal.as_ref(), out))
+        Ok(summarize(
+            &round.fates,
+            Some(took),
+            round.journal.as_ref(),
+            out,
+        ))
     }
 
     /// Keeps the letters the journal says to send, and tells what it skips.

@@ -13,8 +13,8 @@ use crate::campaign::{Campaign, RecipientId};
 use crate::clock::{local_zone, Clock};
 use crate::journal::{read_status, Record, State};
 
-/// Show each recipient's letter: pending, sent (when, Message-ID, reply), failed (the server's
-/// reply) or uncertain.
+/// Show each recipient's letter: pending, scheduled, sent (when, Message-ID, reply), failed (the
+/// server's reply) or uncertain; postal letters (no email) as to-post or posted (`posted`).
 #[derive(Debug, Args)]
 pub struct Status {
     /// Print JSON: one object per recipient.
@@ -30,11 +30,17 @@ struct Row {
     zone: Option<Tz>,
     /// When the schedule says it is due, for a letter not yet sent.
     due: Option<DateTime<Utc>>,
+    /// The recipient has no email: the letter goes by post.
+    postal: bool,
 }
 
 impl Row {
     fn state(&self) -> State {
-        self.record.as_ref().map_or(State::Pending, |r| r.state)
+        match (&self.record, self.postal) {
+            (Some(r), _) => r.state,
+            (None, true) => State::ToPost,
+            (None, false) => State::Pending,
+        }
     }
 
     /// When it is due: as the journal recorded it (the run that scheduled it may have used
@@ -94,6 +100,7 @@ fn print_json(rows: &[Row]) {
                 "updated_at": r.map(|r| r.updated_at.to_rfc3339()),
                 "due_at": row.due().map(|t| t.to_rfc3339()),
                 "due_local": row.due().map(|t| t.with_timezone(&row.zone()).to_rfc3339()),
+                "posted_on": r.and_then(|r| r.posted_on).map(|d| d.to_string()),
                 "zone": row.zone.map(|z| z.name()),
             })
         })
@@ -114,7 +121,10 @@ fn print_table(rows: &[Row], out: &Output) {
                 row.zone().name(),
                 show(due, here)
             ),
-            (None, Some(r)) => show(r.sent_at.unwrap_or(r.updated_at), here),
+            (None, Some(r)) => match r.posted_on {
+                Some(day) => format!("posted {day}"),
+                None => show(r.sent_at.unwrap_or(r.updated_at), here),
+            },
             (None, None) => String::new(),
         };
         let reply = row
@@ -137,8 +147,8 @@ fn print_table(rows: &[Row], out: &Output) {
     out.say(counts.join(", "));
 }
 
-/// A row for every recipient with email, in the recipients file's order (pending when the
-/// journal knows nothing of it), then the journal's letters to recipients since removed.
+/// A row for every recipient, in the recipients file's order (pending, or to-post without email,
+/// when the journal knows nothing of it), then the journal's letters to recipients since removed.
 fn rows(campaign: &Campaign, records: Vec<Record>) -> Vec<Row> {
     let mut known: HashMap<RecipientId, Record> = records
         .into_iter()
@@ -151,17 +161,20 @@ fn rows(campaign: &Campaign, records: Vec<Record>) -> Vec<Row> {
         while let Some(checked) = recipients.next_checked() {
             for recipient in checked.into_iter().flatten() {
                 let record = known.remove(&recipient.id);
-                if record.is_some() || recipient.has_email() {
-                    let due = schedule
+                let postal = !recipient.has_email();
+                let due = match postal {
+                    true => None,
+                    false => schedule
                         .as_ref()
-                        .and_then(|s| s.due(&recipient, &path).ok());
-                    rows.push(Row {
-                        zone: due.map(|d| d.zone).or(recipient.timezone),
-                        due: due.map(|d| d.at),
-                        recipient: recipient.id,
-                        record,
-                    });
-                }
+                        .and_then(|s| s.due(&recipient, &path).ok()),
+                };
+                rows.push(Row {
+                    zone: due.map(|d| d.zone).or(recipient.timezone),
+                    due: due.map(|d| d.at),
+                    recipient: recipient.id,
+                    record,
+                    postal,
+                });
             }
         }
     }
@@ -172,6 +185,7 @@ fn rows(campaign: &Campaign, records: Vec<Record>) -> Vec<Row> {
         record: Some(r),
         zone: None,
         due: None,
+        postal: false,
     }));
     rows
 }

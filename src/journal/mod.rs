@@ -16,6 +16,7 @@
 
 mod lock;
 mod plan;
+mod posted;
 mod state;
 mod status;
 mod store;
@@ -28,6 +29,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use rusqlite::Connection;
 
 pub use lock::LOCK_FILE;
@@ -125,9 +127,25 @@ impl Journal {
         Ok(Plan { letters })
     }
 
-    /// Every letter of the campaign the journal knows, by recipient id.
+    /// Every letter of the campaign the journal knows, emailed ones by recipient id, then the
+    /// posted ones by recipient id.
     pub fn status(&self) -> Result<Vec<Record>, Problem> {
-        status::records(&self.conn, &self.path, &self.campaign)
+        let mut records = status::records(&self.conn, &self.path, &self.campaign)?;
+        records.extend(status::posted(&self.conn, &self.path, &self.campaign)?);
+        Ok(records)
+    }
+
+    /// Records that the letters to `recipients` were posted on `on`. A letter already recorded
+    /// as posted keeps its first date. Returns, for each recipient, the date the journal holds
+    /// and whether this call recorded it. All or nothing: one transaction, on disk at return.
+    pub fn post(
+        &self,
+        recipients: &[RecipientId],
+        on: NaiveDate,
+    ) -> Result<Vec<(RecipientId, NaiveDate, bool)>, Problem> {
+        let now = store::time(self.clock.now());
+        posted::record(&self.conn, &self.campaign, recipients, on, &now)
+            .map_err(|e| store::problem(&self.path, "write", &e))
     }
 
     /// A writer for this run's records, on a connection and thread of its own.
@@ -153,10 +171,13 @@ pub fn read_status(dir: &Path, campaign: &str) -> Result<Vec<Record>, Problem> {
     // Looked at first: a run that ends between the look and the read leaves nothing `sending`.
     let running = lock::is_held(dir);
     let conn = store::open_read_only(&path)?;
-    if !store::check(&conn, &path)? {
+    let Some(version) = store::check(&conn, &path)? else {
         return Ok(Vec::new());
-    }
+    };
     let mut records = status::records(&conn, &path, campaign)?;
+    if version >= 2 {
+        records.extend(status::posted(&conn, &path, campaign)?);
+    }
     if !running {
         for record in records.iter_mut().filter(|r| r.state == State::Sending) {
             record.state = State::Uncertain;

@@ -83,7 +83,18 @@ pub(super) fn known(conn: &Connection, campaign: &str) -> rusqlite::Result<HashM
             },
         ))
     })?;
-    rows.collect()
+    let mut known: HashMap<String, Known> = rows.collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare("SELECT recipient FROM posted WHERE campaign = ?1")?;
+    for recipient in stmt.query_map([campaign], |row| row.get::<_, String>(0))? {
+        known.insert(
+            recipient?,
+            Known {
+                state: State::Posted,
+                hash: None,
+            },
+        );
+    }
+    Ok(known)
 }
 
 /// The decision for one letter, given what the journal knows of it and the run's flags.
@@ -92,7 +103,9 @@ pub(super) fn decide(known: Option<&Known>, hash: &ContentHash, retry: Retry) ->
         return (State::Pending, Decision::Send);
     };
     let decision = match known.state {
-        State::Pending | State::Scheduled => Decision::Send,
+        State::Pending | State::Scheduled | State::ToPost => Decision::Send,
+        // Posted on paper, then given an email: the letter reached them once already.
+        State::Posted => Decision::AlreadySent { changed: false },
         State::Sent => Decision::AlreadySent {
             changed: known.hash.as_deref().is_some_and(|h| h != hash.as_str()),
         },

@@ -20,16 +20,23 @@ pub enum State {
     /// The process died while the server was answering: it may or may not have gone out; sent
     /// again only with `--retry-uncertain`.
     Uncertain,
+    /// A postal letter (the recipient has no email) not yet recorded as posted. Never stored:
+    /// it is what `status` shows for a print-only recipient the journal knows nothing of.
+    ToPost,
+    /// A postal letter recorded as posted (`lettermerge posted`), kept in the `posted` table.
+    Posted,
 }
 
 impl State {
-    pub const ALL: [State; 6] = [
+    pub const ALL: [State; 8] = [
         State::Pending,
         State::Scheduled,
         State::Sending,
         State::Sent,
         State::Failed,
         State::Uncertain,
+        State::ToPost,
+        State::Posted,
     ];
 
     /// The name stored in the journal and shown by `status`.
@@ -41,6 +48,8 @@ impl State {
             State::Sent => "sent",
             State::Failed => "failed",
             State::Uncertain => "uncertain",
+            State::ToPost => "to-post",
+            State::Posted => "posted",
         }
     }
 

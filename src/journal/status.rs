@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 
 use super::state::{ContentHash, State};
@@ -25,6 +25,8 @@ pub struct Record {
     pub updated_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub due_at: Option<DateTime<Utc>>,
+    /// The day a postal letter was posted ([`State::Posted`]).
+    pub posted_on: Option<NaiveDate>,
 }
 
 const SELECT: &str = "
@@ -55,6 +57,54 @@ pub(super) fn records(
         })
         .map_err(read)?;
     rows.map(|raw| raw.map_err(read)?.check(path)).collect()
+}
+
+/// Every postal letter of `campaign` recorded as posted, by recipient id.
+pub(super) fn posted(
+    conn: &Connection,
+    path: &Path,
+    campaign: &str,
+) -> Result<Vec<Record>, Problem> {
+    let read = |e: rusqlite::Error| store::problem(path, "read", &e);
+    let mut stmt = conn
+        .prepare(
+            "SELECT recipient, posted_on, recorded_at FROM posted WHERE campaign = ?1
+             ORDER BY recipient",
+        )
+        .map_err(read)?;
+    let rows = stmt
+        .query_map([campaign], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(read)?;
+    rows.map(|row| {
+        let (recipient, on, at) = row.map_err(read)?;
+        let bad = |what: &str| {
+            Problem::error(format!("the send journal has a posted letter with {what}"))
+                .in_file(path)
+                .recipient(recipient.clone())
+                .hint("the journal was edited by hand or damaged; restore it from a backup")
+        };
+        Ok(Record {
+            recipient: RecipientId::parse(&recipient).ok_or_else(|| bad("a bad recipient id"))?,
+            state: State::Posted,
+            content_hash: None,
+            message_id: None,
+            attempts: 0,
+            reply: None,
+            updated_at: store::parse_time(&at).ok_or_else(|| bad("a bad time"))?,
+            sent_at: None,
+            due_at: None,
+            posted_on: Some(
+                NaiveDate::parse_from_str(&on, super::posted::DAY).map_err(|_| bad("a bad day"))?,
+            ),
+        })
+    })
+    .collect()
 }
 
 /// A row as SQLite hands it over, before its text is checked into types.
@@ -98,6 +148,7 @@ impl Raw {
             due_at: time(&self.due_at)?,
             message_id: self.message_id,
             reply: self.reply,
+            posted_on: None,
         })
     }
 }

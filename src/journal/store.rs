@@ -8,11 +8,23 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::diagnostic::Problem;
 
-/// The schema this code writes, kept in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema this code writes, kept in `PRAGMA user_version`. Version 1 had no `posted` table;
+/// a journal of version 1 is upgraded when it is next opened for writing.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Postal letters: when each was posted, as the person who posted it recorded it.
+const POSTED: &str = "
+    CREATE TABLE posted (
+        campaign    TEXT NOT NULL,
+        recipient   TEXT NOT NULL,
+        posted_on   TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (campaign, recipient)
+    ) WITHOUT ROWID;
+";
 
 /// One row per letter, and an append-only log of everything that happened to each.
-const SCHEMA: &str = "
+pub(super) const SCHEMA: &str = "
     CREATE TABLE letters (
         campaign     TEXT NOT NULL,
         recipient    TEXT NOT NULL,
@@ -71,27 +83,28 @@ fn configure(conn: &Connection, path: &Path) -> Result<(), Problem> {
         .map_err(read)
 }
 
-/// Creates the schema in a new journal, or checks that an existing one is a journal this code
-/// understands.
+/// Creates the schema in a new journal, upgrades one of an older version, or checks that an
+/// existing one is a journal this code understands.
 pub fn prepare(conn: &Connection, path: &Path) -> Result<(), Problem> {
-    if !check(conn, path)? {
-        create(conn).map_err(|e| problem(path, "create", &e))?;
+    match check(conn, path)? {
+        None => create(conn).map_err(|e| problem(path, "create", &e)),
+        Some(1) => upgrade(conn).map_err(|e| problem(path, "upgrade", &e)),
+        Some(_) => Ok(()),
     }
-    Ok(())
 }
 
-/// Whether the file holds a journal this code understands (true) or nothing yet (false); a
-/// problem if it holds something else.
-pub fn check(conn: &Connection, path: &Path) -> Result<bool, Problem> {
+/// The schema version of the journal in the file, which this code understands, or `None` when
+/// the file holds nothing yet; a problem if it holds something else.
+pub fn check(conn: &Connection, path: &Path) -> Result<Option<i64>, Problem> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(|e| problem(path, "read", &e))?;
     match version {
-        0 if is_empty(conn).map_err(|e| problem(path, "read", &e))? => Ok(false),
+        0 if is_empty(conn).map_err(|e| problem(path, "read", &e))? => Ok(None),
         0 => Err(Problem::error("this SQLite file is not a lettermerge send journal")
             .in_file(path)
             .hint("it was left as it is; move it out of the campaign folder if it is yours, and run again")),
-        SCHEMA_VERSION => Ok(true),
+        1..=SCHEMA_VERSION => Ok(Some(version)),
         newer => Err(Problem::error(format!(
             "the send journal was written by a newer lettermerge (schema {newer}, this one knows {SCHEMA_VERSION})"
         ))
@@ -107,7 +120,14 @@ fn is_empty(conn: &Connection) -> rusqlite::Result<bool> {
 
 fn create(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA} {POSTED} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    ))
+}
+
+/// Version 1 to 2: the `posted` table, in one transaction (all or nothing).
+fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {POSTED} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
     ))
 }
 

@@ -414,3 +414,88 @@ fn a_journal_from_a_newer_lettermerge_is_refused() {
         .expect_err("a newer schema is refused");
     assert!(problem.message.contains("newer lettermerge"), "{problem}");
 }
+
+/// A journal as lettermerge wrote it before postal letters were recorded (schema 1), with one
+/// letter sent.
+fn journal_of_version_1(dir: &Path) {
+    let conn = Connection::open(dir.join(JOURNAL_FILE)).unwrap();
+    conn.execute_batch(&format!("{} PRAGMA user_version = 1;", store::SCHEMA))
+        .unwrap();
+    conn.execute(
+        "INSERT INTO letters (campaign, recipient, state, content_hash, attempts, updated_at, sent_at)
+         VALUES ('campaign-2026', 'ana', 'sent', ?1, 1, '2026-12-10T00:00:00.000Z', '2026-12-10T00:00:00.000Z')",
+        [hash("letter").as_str()],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_journal_of_version_1_is_read_as_it_is_and_upgraded_when_written() {
+    let dir = TempDir::new().unwrap();
+    journal_of_version_1(dir.path());
+    let read = read_status(dir.path(), "campaign-2026").unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].state, State::Sent);
+    assert_eq!(
+        count(dir.path(), "PRAGMA user_version"),
+        1,
+        "reading changes nothing"
+    );
+
+    let journal = open(dir.path());
+    assert_eq!(count(dir.path(), "PRAGMA user_version"), SCHEMA_VERSION);
+    assert_eq!(state_of(&journal, "ana"), Some(State::Sent), "kept");
+    let on = chrono::NaiveDate::from_ymd_opt(2026, 12, 9).unwrap();
+    let done = journal.post(&[id("ben")], on).unwrap();
+    assert_eq!(done, vec![(id("ben"), on, true)]);
+    assert_eq!(state_of(&journal, "ben"), Some(State::Posted));
+}
+
+#[test]
+fn posting_twice_keeps_the_first_day_and_a_posted_letter_is_never_sent() {
+    let dir = TempDir::new().unwrap();
+    let journal = open(dir.path());
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 12, 9).unwrap();
+    let later = chrono::NaiveDate::from_ymd_opt(2026, 12, 11).unwrap();
+    journal.post(&[id("ben")], first).unwrap();
+    let again = journal.post(&[id("ben"), id("cy")], later).unwrap();
+    assert_eq!(
+        again,
+        vec![(id("ben"), first, false), (id("cy"), later, true)]
+    );
+    let plan = journal
+        .plan(&[(id("ben"), hash("letter"))], Retry::default())
+        .unwrap();
+    assert_eq!(
+        decisions(&plan),
+        vec![(
+            "ben",
+            State::Posted,
+            Decision::AlreadySent { changed: false }
+        )]
+    );
+}
+
+#[test]
+fn status_without_a_running_send_shows_a_letter_left_sending_as_uncertain() {
+    let dir = TempDir::new().unwrap();
+    let journal = open(dir.path());
+    let writer = journal.writer().unwrap();
+    writer
+        .mark_sending(&id("ana"), &hash("letter"), "<m@example.org>")
+        .unwrap();
+    // The run holds the lock: its letter is being sent.
+    let during = read_status(dir.path(), "campaign-2026").unwrap();
+    assert_eq!(during[0].state, State::Sending);
+    // The run ends with no outcome for it, as a killed run does, and lets go of the lock.
+    drop(writer);
+    drop(journal);
+    let after = read_status(dir.path(), "campaign-2026").unwrap();
+    assert_eq!(after[0].state, State::Uncertain);
+    assert_eq!(after[0].reply.as_deref(), Some(DIED_MID_SEND));
+    let conn = Connection::open(dir.path().join(JOURNAL_FILE)).unwrap();
+    let stored: String = conn
+        .query_row("SELECT state FROM letters", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(stored, "sending", "status changes nothing");
+}

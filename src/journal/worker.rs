@@ -97,7 +97,10 @@ pub struct Broken(Arc<Mutex<Option<Problem>>>);
 impl Broken {
     /// Why the journal cannot be written, once it cannot.
     pub fn get(&self) -> Option<Problem> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn set(&self, problem: &Problem) {
@@ -291,7 +294,8 @@ impl Worker {
         let args = params![self.campaign, recipient, now, due];
         if self.write(UPSERT_SCHEDULED, args, recipient)? > 0 {
             self.log(recipient, "scheduled", Some(due), now)?;
-            self.outcomes.push((recipient.to_string(), State::Scheduled));
+            self.outcomes
+                .push((recipient.to_string(), State::Scheduled));
         }
         Ok(())
     }
