@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{header, headers, part, Test, HOSTILE, HOSTILE_SHOWN, NOW};
 
 // ---------------------------------------------------------------------------------------------
@@ -90,6 +92,44 @@ fn init_writes_a_campaign_that_checks_and_renders() {
         .args(["render"])
         .run();
     assert!(!ran.out_files().is_empty(), "{}", ran.report());
+}
+
+/// An English recipient of the root campaign, its `init` starter and the joint letter, with
+/// no `salutation`.
+const WITHOUT_SALUTATION: &str = r#"[[recipient]]
+id = "cn-embassy-ireland"
+name = "H.E. the Ambassador of the People's Republic of China"
+address = ["40 Ailesbury Road", "Dublin 4", "Ireland"]
+email = "embassy-ireland@example.org"
+language = "en"
+"#;
+
+/// Without a `salutation`, the English letters greet as a letter to an ambassador or minister
+/// does, not with "Dear Sir or Madam" (which spam filters score: SpamAssassin's DEAR_SOMETHING).
+#[test]
+fn letter_without_salutation_opens_with_your_excellency() {
+    let joint_letter = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/joint-letter");
+    let starter = Test::new().args(["init", "."]).run().again();
+    for (campaign, test) in [
+        ("root", Test::root_campaign()),
+        ("init", starter),
+        ("joint-letter", Test::copy_of(&joint_letter)),
+    ] {
+        let ran = test
+            .recipients(WITHOUT_SALUTATION)
+            .args(["render", "--format", "txt,eml"])
+            .run();
+        let letter = ran.out("cn-embassy-ireland.txt");
+        assert!(
+            letter.contains("\n\nYour Excellency,\n\n"),
+            "{campaign}: no \"Your Excellency,\" in\n{letter}"
+        );
+        let email = part(&ran.out("cn-embassy-ireland.eml"), "text/plain");
+        assert!(
+            !email.to_lowercase().contains("dear sir") && !email.to_lowercase().contains("madam"),
+            "{campaign}: {email}"
+        );
+    }
 }
 
 #[test]
