@@ -5,6 +5,7 @@
 //! which to send; [`deliver::deliver`] sends them over a few connections, recording `sending`
 //! durably before each letter's content and the server's answer after.
 
+pub mod bounded;
 pub mod deliver;
 pub mod smtp;
 pub mod timetable;
