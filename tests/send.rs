@@ -221,6 +221,68 @@ fn test_to_sends_every_letter_to_one_address_and_records_nothing() {
     }
 }
 
+/// Postfix's `reject_non_fqdn_helo_hostname` refuses `EHLO vm` (this computer's bare name) for
+/// good: every greeting names the sender's domain.
+#[test]
+fn ehlo_names_the_senders_domain() {
+    let server = SmtpServer::start(Script::new());
+    send(&server).stderr_has("sent 3").run();
+    let greetings = server.greetings();
+    assert!(!greetings.is_empty(), "no greeting");
+    assert!(
+        greetings.iter().all(|g| g == "example.org"),
+        "{greetings:?}"
+    );
+}
+
+#[test]
+fn ehlo_uses_the_helo_setting() {
+    let server = SmtpServer::start(Script::new().pipelining());
+    send(&server)
+        .setting("smtp", "helo = \"mail.example.net\"")
+        .stderr_has("sent 3")
+        .run();
+    let greetings = server.greetings();
+    assert!(!greetings.is_empty(), "no greeting");
+    assert!(
+        greetings.iter().all(|g| g == "mail.example.net"),
+        "{greetings:?}"
+    );
+}
+
+#[test]
+fn ehlo_can_be_an_address_literal() {
+    let server = SmtpServer::start(Script::new());
+    send(&server)
+        .setting("smtp", "helo = \"[192.0.2.1]\"")
+        .args(["--only", "bob"])
+        .run();
+    let greetings = server.greetings();
+    assert!(!greetings.is_empty(), "no greeting");
+    assert!(
+        greetings.iter().all(|g| g == "[192.0.2.1]"),
+        "{greetings:?}"
+    );
+}
+
+#[test]
+fn a_bare_helo_name_is_refused_before_anything_is_sent() {
+    let server = SmtpServer::start(Script::new());
+    let ran = send(&server)
+        .setting("smtp", "helo = \"vm\"")
+        .status(1)
+        .stderr_has("`helo` is a bare host name")
+        .stderr_has("lettermerge.toml:")
+        .run();
+    assert_eq!(server.sessions(), 0);
+    ran.again()
+        .args(["check"])
+        .status(1)
+        .stderr_has("`helo` is a bare host name")
+        .stderr_has("helo = \"mail.example.org\"")
+        .run();
+}
+
 #[test]
 fn only_sends_that_recipient() {
     let server = SmtpServer::start(Script::new());

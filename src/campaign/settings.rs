@@ -180,9 +180,10 @@ impl Settings {
         };
         let campaign = campaign_settings(dir, &raw.campaign, &file, today, &mut problems);
         let from = sender_mailbox(&raw.sender, &file, &mut problems);
-        let smtp = raw
-            .smtp
-            .and_then(|s| SmtpSettings::from_raw(s, dir, &file, &mut problems));
+        let smtp = raw.smtp.and_then(|s| {
+            let domain = from.as_ref().map(|f| f.email.domain());
+            SmtpSettings::from_raw(s, dir, &file, domain, &mut problems)
+        });
         let paper = raw.pdf.paper.and_then(|p| match Paper::parse(p.get_ref()) {
             Some(paper) => Some(paper),
             None => {

@@ -1,10 +1,11 @@
 //! `[smtp]`: how letters are delivered, checked before anything is sent.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use lettre::transport::smtp::extension::ClientId;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -73,6 +74,8 @@ pub struct SmtpSettings {
     pub backoff: Duration,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+    /// The name this computer gives in EHLO: `[smtp] helo`, else the sender's email domain.
+    pub helo: ClientId,
 }
 
 #[derive(Deserialize)]
@@ -92,13 +95,17 @@ pub(super) struct RawSmtp {
     backoff_ms: Option<u64>,
     ca_file: Option<Spanned<String>>,
     timeout: Option<u64>,
+    helo: Option<Spanned<String>>,
 }
 
 impl SmtpSettings {
+    /// `sender_domain` is the domain of `[sender] email`: the name given in EHLO unless `helo`
+    /// names another.
     pub(super) fn from_raw(
         raw: RawSmtp,
         dir: &Path,
         file: &Path,
+        sender_domain: Option<&str>,
         problems: &mut Vec<Problem>,
     ) -> Option<SmtpSettings> {
         let before = problems.len();
@@ -200,6 +207,20 @@ impl SmtpSettings {
             }
             path
         });
+        let helo = match &raw.helo {
+            Some(h) => parse_helo(h.get_ref()).unwrap_or_else(|why| {
+                error(
+                    h.span(),
+                    &format!("`helo` is {why}"),
+                    "not a fully qualified domain name or an address literal",
+                    "write the name this computer is known by to the server, e.g. helo = \"mail.example.org\", or an address literal such as \"[192.0.2.1]\"; or remove the line to use the sender's domain",
+                );
+                LOCALHOST
+            }),
+            None => sender_domain
+                .and_then(|d| parse_helo(d).ok())
+                .unwrap_or(LOCALHOST),
+        };
         if problems.len() > before {
             return None;
         }
@@ -223,8 +244,56 @@ impl SmtpSettings {
             backoff: Duration::from_millis(raw.backoff_ms.unwrap_or(1000)),
             ca_file,
             timeout: Duration::from_secs(raw.timeout.unwrap_or(30).max(1)),
+            helo,
         })
     }
+}
+
+/// The EHLO name when there is no sender to take it from (nothing is sent then anyway).
+const LOCALHOST: ClientId = ClientId::Ipv4(Ipv4Addr::LOCALHOST);
+
+/// A name for EHLO (RFC 5321 4.1.4): a fully qualified domain name (an internationalized one
+/// in its ASCII form), or an address literal, `[192.0.2.1]` or `[IPv6:2001:db8::1]`. Postfix's
+/// `reject_non_fqdn_helo_hostname` refuses a bare host name such as `vm`, so a name needs a dot.
+/// The error says what the text is instead, for `helo` is ….
+pub fn parse_helo(text: &str) -> Result<ClientId, &'static str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty");
+    }
+    if let Some(literal) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        return match literal.get(..5) {
+            Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => literal[5..]
+                .parse::<Ipv6Addr>()
+                .map(ClientId::Ipv6)
+                .map_err(|_| "not an IPv6 address literal"),
+            _ => literal
+                .parse::<Ipv4Addr>()
+                .map(ClientId::Ipv4)
+                .map_err(|_| "not an address literal"),
+        };
+    }
+    if text.parse::<IpAddr>().is_ok() {
+        return Err("an address without its brackets");
+    }
+    if text.ends_with('.') {
+        return Err("a name with a final dot");
+    }
+    let ascii = idna::domain_to_ascii_strict(text).map_err(|_| "not a domain name")?;
+    let labels: Vec<&str> = ascii.split('.').collect();
+    if labels.len() < 2 {
+        return Err("a bare host name");
+    }
+    if labels.iter().any(|l| l.is_empty()) {
+        return Err("not a domain name");
+    }
+    if labels
+        .last()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("not a domain name");
+    }
+    Ok(ClientId::Domain(ascii))
 }
 
 /// Whether `host` is this computer: `localhost` or a loopback address.
@@ -245,6 +314,7 @@ mod tests {
             raw,
             Path::new("."),
             Path::new("lettermerge.toml"),
+            Some("example.org"),
             &mut problems,
         )
         .ok_or(problems)
@@ -277,6 +347,48 @@ mod tests {
             !format!("{e:?}").contains("hunter2"),
             "the password is never repeated"
         );
+    }
+
+    #[test]
+    fn ehlo_names_the_senders_domain_unless_helo_says_otherwise() {
+        let helo = |text: &str| parse(text).map(|s| s.helo.to_string());
+        assert_eq!(helo("host = \"h\"").unwrap(), "example.org");
+        assert_eq!(
+            helo("host = \"h\"\nhelo = \"mail.example.net\"").unwrap(),
+            "mail.example.net"
+        );
+        assert_eq!(
+            helo("host = \"h\"\nhelo = \"[192.0.2.1]\"").unwrap(),
+            "[192.0.2.1]"
+        );
+        assert_eq!(
+            helo("host = \"h\"\nhelo = \"[IPv6:2001:db8::1]\"").unwrap(),
+            "[IPv6:2001:db8::1]"
+        );
+        assert_eq!(
+            helo("host = \"h\"\nhelo = \"bücher.example\"").unwrap(),
+            "xn--bcher-kva.example"
+        );
+    }
+
+    #[test]
+    fn a_helo_that_is_not_a_fully_qualified_name_is_refused() {
+        for (bad, why) in [
+            ("vm", "a bare host name"),
+            ("192.0.2.1", "without its brackets"),
+            ("[192.0.2]", "not an address literal"),
+            ("[IPv6:nope]", "not an IPv6 address literal"),
+            ("mail.example.org.", "final dot"),
+            ("not a host!", "not a domain name"),
+            ("a..b", "not a domain name"),
+            ("host.123", "not a domain name"),
+            ("", "empty"),
+        ] {
+            let e = parse(&format!("host = \"h\"\nhelo = \"{bad}\"")).unwrap_err();
+            assert!(e[0].message.contains(why), "{bad:?}: {e:?}");
+            let at = e[0].location.as_ref().expect("a place in the file");
+            assert_eq!(at.span.start, 18, "{bad:?}: at the value");
+        }
     }
 
     #[test]

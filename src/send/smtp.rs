@@ -53,11 +53,15 @@ impl Connector {
             Security::None => None,
             _ => Some(tls_parameters(&settings)?),
         };
+        // Not lettre's default, this computer's host name: Postfix refuses a bare name (`vm`),
+        // and a laptop's name (`marias-macbook.fritz.box`) would travel in the Received header of
+        // every letter to the embassy. `[smtp] helo`, else the sender's domain (see SmtpSettings).
+        let hello = settings.helo.clone();
         Ok(Connector {
             settings,
             credentials,
             tls,
-            hello: ClientId::default(),
+            hello,
         })
     }
 

@@ -171,6 +171,8 @@ struct Record {
     messages: Vec<Message>,
     /// How many sessions greeted the server (HELO or EHLO).
     sessions: usize,
+    /// The name each greeting gave (the argument of HELO or EHLO), in order.
+    greetings: Vec<String>,
     /// Every `RCPT TO` address seen, accepted or not, lowercased.
     rcpts: Vec<String>,
     /// The recipients of every message whose connection was dropped after its DATA.
@@ -206,9 +208,10 @@ struct Session {
 struct DropConnection;
 
 impl Handler for Session {
-    fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
+    fn helo(&mut self, _ip: IpAddr, domain: &str) -> Response {
         let mut record = self.shared.lock();
         record.sessions += 1;
+        record.greetings.push(domain.to_string());
         if record.script.pipelining {
             return Response::custom(252, "PIPELINING".to_string());
         }
@@ -381,6 +384,11 @@ impl SmtpServer {
     /// How many SMTP sessions began (HELO or EHLO) so far.
     pub fn sessions(&self) -> usize {
         self.shared.lock().sessions
+    }
+
+    /// The name given in each HELO or EHLO so far (a connection may greet more than once).
+    pub fn greetings(&self) -> Vec<String> {
+        self.shared.lock().greetings.clone()
     }
 
     /// How many times `RCPT TO:<addr>` was sent, whatever the answer.
