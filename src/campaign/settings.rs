@@ -152,7 +152,7 @@ impl Settings {
             }
         };
         let raw: RawSettings = match &text {
-            Some(text) => toml::from_str(text).map_err(|e| vec![toml_problem(&path, &e)])?,
+            Some(text) => toml::from_str(text).map_err(|e| vec![toml_problem(&path, text, &e)])?,
             None => RawSettings::default(),
         };
         let file = text.is_some().then_some(path);
@@ -374,8 +374,12 @@ fn default_campaign_id(dir: &Path) -> String {
     }
 }
 
-/// A TOML syntax or type error as a problem pointing into the file.
-pub fn toml_problem(path: &Path, error: &toml::de::Error) -> Problem {
+/// A TOML syntax or type error in `text`, the file at `path`, as a problem pointing into it.
+///
+/// A line whose key looks like a secret (`pasword = "…"`, a misspelt `password_env`) is named by
+/// its number only: its snippet would print the secret back to the terminal, and into whatever
+/// log or chat the output is pasted.
+pub fn toml_problem(path: &Path, text: &str, error: &toml::de::Error) -> Problem {
     let span: Range<usize> = error.span().unwrap_or(0..0);
     let message = error.message().trim().to_string();
     let hint = if message.contains("unknown field") {
@@ -383,9 +387,41 @@ pub fn toml_problem(path: &Path, error: &toml::de::Error) -> Problem {
     } else {
         "fix the TOML syntax here: strings need \"quotes\", lists [brackets], tables [names]"
     };
-    Problem::error(format!("{} is not valid: {message}", path_name(path)))
-        .at(path, span)
-        .hint(hint)
+    let what = format!("{} is not valid: {message}", path_name(path));
+    match secret_line(text, span.start) {
+        Some(line) => Problem::error(format!(
+            "{what} (line {line}, not shown: it may hold a secret)"
+        ))
+        .in_file(path)
+        .hint(hint),
+        None => Problem::error(what).at(path, span).hint(hint),
+    }
+}
+
+/// The 1-based number of the line at `offset` when its key looks like a password, token or
+/// other secret.
+fn secret_line(text: &str, offset: usize) -> Option<usize> {
+    let before = text.get(..offset)?;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or_default();
+    let key = line
+        .split('=')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let secret = [
+        "pass",
+        "pasw",
+        "word",
+        "pwd",
+        "secret",
+        "token",
+        "credential",
+        "auth",
+    ]
+    .iter()
+    .any(|word| key.contains(word));
+    secret.then(|| crate::diagnostic::line_of(text, offset))
 }
 
 fn path_name(path: &Path) -> String {

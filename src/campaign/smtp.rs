@@ -88,7 +88,7 @@ pub(super) struct RawSmtp {
     security: Option<Spanned<String>>,
     username: Option<String>,
     password: Option<Spanned<toml::Value>>,
-    password_env: Option<String>,
+    password_env: Option<Spanned<String>>,
     connections: Option<Spanned<i64>>,
     rate: Option<Spanned<String>>,
     retries: Option<u32>,
@@ -116,6 +116,11 @@ impl SmtpSettings {
                     .in_file(file)
                     .hint("campaign files are shared and copied: delete the `password` line, put the password in an environment variable and name it with password_env = \"LETTERMERGE_SMTP_PASSWORD\" (or type it when send asks)"),
             );
+        }
+        if let Some(name) = &raw.password_env {
+            if !is_variable_name(name.get_ref()) {
+                problems.push(not_a_variable(file, name.span()));
+            }
         }
         let mut error = |span: Range<usize>, message: &str, label: &str, hint: &str| {
             problems.push(
@@ -237,6 +242,7 @@ impl SmtpSettings {
             username: raw.username,
             password_env: raw
                 .password_env
+                .map(Spanned::into_inner)
                 .unwrap_or_else(|| "LETTERMERGE_SMTP_PASSWORD".into()),
             connections: connections as usize,
             rate,
@@ -301,6 +307,30 @@ pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `name` can name an environment variable: letters, digits and `_`, not starting with a
+/// digit. Anything else is most likely the password itself, written in the wrong key.
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `password_env` that is not a variable's name. Neither the value nor its line is shown: it is
+/// probably the password.
+fn not_a_variable(file: &Path, span: Range<usize>) -> Problem {
+    let line = std::fs::read_to_string(file)
+        .ok()
+        .map(|text| crate::diagnostic::line_of(&text, span.start));
+    let at = line.map_or(String::new(), |n| format!(" (line {n}, not shown)"));
+    Problem::error(format!(
+        "[smtp] password_env must be the name of an environment variable{at}"
+    ))
+    .in_file(file)
+    .hint("it looks like the password itself: delete it from the file (change the password if the file was shared), then write password_env = \"LETTERMERGE_SMTP_PASSWORD\" and export that variable with the password before sending")
 }
 
 #[cfg(test)]

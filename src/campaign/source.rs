@@ -82,7 +82,7 @@ fn toml_entries(
     offset: usize,
     text: &str,
 ) -> Result<Vec<RawRecipient>, Problem> {
-    let document = DeTable::parse(piece).map_err(|e| toml_problem(path, &e))?;
+    let document = DeTable::parse(piece).map_err(|e| toml_problem(path, piece, &e))?;
     let at = |span: Range<usize>| span.start + offset..span.end + offset;
     let not_valid = |message: String, span: Range<usize>| {
         Problem::error(format!("{} is not valid: {message}", file_name(path)))

@@ -30,9 +30,10 @@ use tokio::net::TcpStream;
 /// servers' EHLO lines are far shorter.
 pub const MAX_LINE: usize = 4096;
 
-/// The most bytes of replies taken in the clear between two writes (a pipelined group's answers,
-/// a long EHLO).
-pub const MAX_REPLY: usize = 128 * 1024;
+/// The most bytes of replies taken in the clear between two writes: a pipelined group's answers
+/// for a letter with a hundred cc and a long EHLO fit many times over. Below lettre's own limit
+/// (100,000), which it checks only after parsing the reply again at each line.
+pub const MAX_REPLY: usize = 32 * 1024;
 
 /// The most bytes taken once encrypted between two writes: a TLS handshake's certificates fit.
 pub const MAX_ENCRYPTED: usize = 512 * 1024;

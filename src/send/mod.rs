@@ -7,6 +7,7 @@
 
 pub mod bounded;
 pub mod deliver;
+pub mod secret;
 pub mod smtp;
 pub mod timetable;
 

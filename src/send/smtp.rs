@@ -13,6 +13,8 @@ use lettre::transport::smtp::Error;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use super::bounded::{self, Bounded};
+use super::secret::Secrets;
 use crate::campaign::smtp::{Security, SmtpSettings};
 
 /// What went wrong on a connection, and how far the letter had got.
@@ -35,20 +37,36 @@ pub enum Fault {
     Journal(String),
 }
 
+impl Fault {
+    /// The same fault, its text cleaned of the password.
+    fn redacted(self, secrets: &Secrets) -> Fault {
+        match self {
+            Fault::Transient(t) => Fault::Transient(secrets.redact(t)),
+            Fault::Permanent(t) => Fault::Permanent(secrets.redact(t)),
+            Fault::Unknown(t) => Fault::Unknown(secrets.redact(t)),
+            Fault::Connect(t) => Fault::Connect(secrets.redact(t)),
+            Fault::Fatal(t) => Fault::Fatal(secrets.redact(t)),
+            Fault::Journal(t) => Fault::Journal(secrets.redact(t)),
+        }
+    }
+}
+
 /// Settings and credentials for opening connections.
 pub struct Connector {
     pub settings: SmtpSettings,
     pub credentials: Option<Credentials>,
     pub tls: Option<TlsParameters>,
     hello: ClientId,
+    /// Whose login this is, to hide the password in replies.
+    password: Option<(String, String)>,
 }
 
 impl Connector {
     pub fn new(settings: SmtpSettings, password: Option<String>) -> Result<Connector, String> {
-        let credentials = match (&settings.username, password) {
-            (Some(user), Some(pass)) => Some(Credentials::new(user.clone(), pass)),
-            _ => None,
-        };
+        let login = settings.username.clone().zip(password);
+        let credentials = login
+            .as_ref()
+            .map(|(user, pass)| Credentials::new(user.clone(), pass.clone()));
         let tls = match settings.security {
             Security::None => None,
             _ => Some(tls_parameters(&settings)?),
@@ -62,19 +80,48 @@ impl Connector {
             credentials,
             tls,
             hello,
+            password: login,
         })
     }
 
-    /// Opens a connection: TCP with nodelay, greeting, EHLO, TLS and login as configured.
+    /// Opens a connection: TCP with nodelay, greeting, EHLO, TLS and login as configured. What
+    /// the server says is cleaned of the password before it is shown anywhere.
     pub async fn connect(&self) -> Result<Connection, Fault> {
+        let secrets = self.secrets();
+        match self.open().await {
+            Ok(mut connection) => {
+                connection.secrets = secrets;
+                Ok(connection)
+            }
+            Err(fault) => Err(fault.redacted(&secrets)),
+        }
+    }
+
+    fn secrets(&self) -> Secrets {
+        match &self.password {
+            Some((user, password)) => Secrets::of(user, password),
+            None => Secrets::default(),
+        }
+    }
+
+    async fn open(&self) -> Result<Connection, Fault> {
         let s = &self.settings;
         let within = s.timeout;
-        let fault = |e: String| Fault::Connect(format!("{}:{}: {e}", s.host, s.port));
+        let fault = |e: String| {
+            let text = format!("{}:{}: {e}", s.host, s.port);
+            match e.contains(bounded::TOO_LONG) {
+                // Something that floods instead of answering (or sits on the path before
+                // STARTTLS) does so on every try: the run stops.
+                true => Fault::Fatal(text),
+                false => Fault::Connect(text),
+            }
+        };
         let tcp = timeout(within, TcpStream::connect((s.host.as_str(), s.port)))
             .await
             .map_err(|_| fault("no answer (timed out)".into()))?
             .map_err(|e| fault(e.to_string()))?;
         tcp.set_nodelay(true).map_err(|e| fault(e.to_string()))?;
+        let mut tls_starts = None;
         let mut conn = match (s.security, &self.tls) {
             (Security::Tls, Some(tls)) => {
                 // Implicit TLS: lettre opens this one itself (without nodelay); over the
@@ -94,19 +141,28 @@ impl Connector {
                 .map_err(|_| fault("no answer (timed out)".into()))?
                 .map_err(|e| fault(e.to_string()))?
             }
-            _ => timeout(
-                within,
-                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello),
-            )
-            .await
-            .map_err(|_| fault("no greeting (timed out)".into()))?
-            .map_err(|e| fault(e.to_string()))?,
+            _ => {
+                let (stream, encrypted) = Bounded::new(tcp);
+                let conn = timeout(
+                    within,
+                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello),
+                )
+                .await
+                .map_err(|_| fault("no greeting (timed out)".into()))?
+                .map_err(|e| fault(e.to_string()))?;
+                tls_starts = Some(encrypted);
+                conn
+            }
         };
         if let (Security::StartTls, Some(tls)) = (s.security, &self.tls) {
             if !conn.can_starttls() {
                 return Err(fault(
                     "the server does not offer STARTTLS; set security = \"tls\" if it uses port 465".into(),
                 ));
+            }
+            // From here on the stream under lettre carries TLS records, not lines.
+            if let Some(encrypted) = &tls_starts {
+                encrypted.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             timeout(within, conn.starttls(tls.clone(), &self.hello))
                 .await
@@ -146,6 +202,7 @@ impl Connector {
             conn,
             pipelining,
             ahead: None,
+            secrets: Secrets::default(),
         })
     }
 }
@@ -158,6 +215,8 @@ pub struct Connection {
     /// The letter (recipient id) whose envelope went out behind the previous letter's content;
     /// the server's answers to it are not read yet.
     ahead: Option<String>,
+    /// The password's forms, hidden in every reply.
+    secrets: Secrets,
 }
 
 impl Connection {
@@ -190,6 +249,23 @@ pub struct Letter<'a> {
 /// than one letter whose fate is unknown. The content is dot-stuffed here and written with its
 /// terminator in one piece.
 pub async fn send<F>(
+    connection: &mut Connection,
+    letter: Letter<'_>,
+    next: Option<Letter<'_>>,
+    within: std::time::Duration,
+    durable: F,
+) -> Result<String, Fault>
+where
+    F: std::future::Future<Output = Result<(), String>>,
+{
+    let secrets = connection.secrets.clone();
+    match send_as_is(connection, letter, next, within, durable).await {
+        Ok(reply) => Ok(secrets.redact(reply)),
+        Err(fault) => Err(fault.redacted(&secrets)),
+    }
+}
+
+async fn send_as_is<F>(
     connection: &mut Connection,
     letter: Letter<'_>,
     next: Option<Letter<'_>>,
@@ -327,6 +403,8 @@ fn classify(e: Error, content_sent: bool) -> Fault {
     let text = e.to_string();
     if e.is_permanent() {
         Fault::Permanent(text)
+    } else if text.contains(bounded::TOO_LONG) && !content_sent {
+        Fault::Fatal(text)
     } else if e.is_transient() || !content_sent {
         Fault::Transient(text)
     } else {
