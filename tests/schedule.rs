@@ -300,9 +300,14 @@ fn status_shows_when_each_letter_is_due_there_and_here() {
         .stdout_has("due 2026-12-10 09:00 KST (Asia/Seoul), 2026-12-10 01:00 CET here")
         .stdout_has("due 2026-12-10 09:00 EST (America/Toronto), 2026-12-10 15:00 CET here")
         .run();
+    let postal = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("print "))
+        .unwrap_or_else(|| panic!("the print-only recipient has a row\n{}", ran.stdout));
     assert!(
-        !ran.stdout.contains("print"),
-        "print-only recipients have no email"
+        postal.contains("to-post") && !postal.contains("due"),
+        "a postal letter is to post, never due: {postal}"
     );
 }
 
