@@ -147,9 +147,24 @@ fn waiting_after(test: Test, now: &str, server: &SmtpServer, id: &str) -> Runnin
     running
 }
 
-/// The same, then kills the run (SIGKILL: no chance to clean up).
+/// The same, then kills the run (SIGKILL: no chance to clean up) once the journal has `id`'s
+/// letter as sent (its outcome may wait a few milliseconds to be committed with others).
 fn killed_after(test: Test, now: &str, server: &SmtpServer, id: &str) -> Ran {
-    waiting_after(test, now, server, id).kill()
+    let running = waiting_after(test, now, server, id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let status = running.beside(["status", "--json"]);
+        let records: Vec<serde_json::Value> =
+            serde_json::from_slice(&status.stdout).unwrap_or_default();
+        if records
+            .iter()
+            .any(|r| r["recipient"] == id && r["state"] == "sent")
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    running.kill()
 }
 
 #[test]

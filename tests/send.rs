@@ -209,9 +209,12 @@ fn test_to_sends_every_letter_to_one_address_and_records_nothing() {
     }
     let (ran, records) = status(ran);
     assert!(
-        records.iter().all(|r| r["state"] == "pending"),
+        records
+            .iter()
+            .all(|r| r["state"] == "pending" || r["recipient"] == "dan"),
         "nothing recorded as sent: {records:#?}"
     );
+    assert_eq!(state(&records, "dan"), "to-post");
     ran.again()
         .args(["send", "--yes"])
         .stderr_has("sent 3")
@@ -630,10 +633,15 @@ fn status_lists_letters_not_yet_sent_as_pending() {
     let server = SmtpServer::start(Script::new());
     let ran = campaign(&server).args(["status", "--json"]).run();
     let records: Vec<Value> = serde_json::from_str(&ran.stdout).unwrap();
-    assert_eq!(records.len(), EMAILED.len(), "{records:#?}");
+    assert_eq!(records.len(), EMAILED.len() + 1, "{records:#?}");
     for (id, _) in EMAILED {
         assert_eq!(state(&records, id), "pending");
     }
+    assert_eq!(
+        state(&records, "dan"),
+        "to-post",
+        "the print-only recipient too"
+    );
 }
 
 #[test]
