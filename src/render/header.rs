@@ -87,7 +87,7 @@ pub fn mailboxes<'a>(name: &str, list: impl IntoIterator<Item = &'a Mailbox>) ->
 }
 
 /// A display name (a phrase, RFC 5322 3.2.5). Printable ASCII is one quoted string, as lettre
-/// writes it (or a bare atom), folded before its gaps. Anything else is atoms and encoded-words
+/// writes it (or a bare word), folded before its gaps. Anything else is atoms and encoded-words
 /// with one space between them: readers disagree on an encoded-word beside a quoted string
 /// (mail-parser drops the space after it) and on a phrase's runs of spaces, so a word that
 /// would need quotes is encoded, and so is any gap of more than one space.
@@ -104,17 +104,21 @@ fn phrase(w: &mut Writer, display: &str) {
             && !word.contains("=?")
             && word
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || ATEXT.contains(&b))
     });
     w.tokens(&tokens);
 }
 
-/// Printable ASCII in quotes (bare when it is one atom lettre would not quote either), folded
-/// before a gap: unfolding gives back every space.
+/// The characters of an atom (RFC 5322 3.2.3) besides letters and digits. Not `.`: a phrase
+/// with one is obsolete syntax, which Python's parser flags as a defect.
+const ATEXT: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
+
+/// Printable ASCII in quotes (bare when it is one word of letters, digits, `-` and `_`),
+/// folded before a gap: unfolding gives back every space.
 fn quoted(w: &mut Writer, text: &str) {
     if text
         .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
     {
         return w.word(text);
     }
