@@ -10,7 +10,10 @@
 //! line is written as it is; any other word, and the spaces between two such words, go into
 //! encoded-words, which are cut only between grapheme clusters (UAX #29). Lines are folded
 //! before they pass [`FOLD`] octets; only a word that cannot be broken (an email address) makes
-//! one longer. Short plain values come out byte for byte as lettre writes them.
+//! one longer. A subject lettre wrote within these limits comes out byte for byte the same. A
+//! display name of printable ASCII is one quoted string, where lettre encoded any name with an
+//! apostrophe and cut it mid-word between encoded-words ("Republ" "ic"), which Python 3.11 and
+//! other readers show with a space (CPython gh-128110).
 
 use base64::Engine;
 use lettre::message::Mailbox;
