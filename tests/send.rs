@@ -224,6 +224,91 @@ fn test_to_sends_every_letter_to_one_address_and_records_nothing() {
     }
 }
 
+/// A test copy is the letter to the tester alone: its own Message-ID (a mailbox that saw the
+/// test must not take the real letter for a duplicate), marked as a test, no Cc or Bcc.
+#[test]
+fn a_test_copy_goes_to_the_tester_alone_under_a_message_id_of_its_own() {
+    let server = SmtpServer::start(Script::new());
+    let recipients = RECIPIENTS.replace(
+        "cc = [\"office@example.org\"]",
+        "cc = [\"office@example.org\"]\nbcc = [\"quiet@example.org\"]",
+    );
+    let test = |ran: Option<Ran>| {
+        let test = match ran {
+            Some(ran) => ran.again(),
+            None => campaign(&server).recipients(&recipients),
+        };
+        test.args(["send", "--yes", "--only", "alice"])
+            .args(["--test-to", "tester@example.org"])
+            .run()
+    };
+    let ran = test(None);
+    let ran = test(Some(ran));
+    let copies = server.messages();
+    assert_eq!(copies.len(), 2, "one copy per run");
+    for addr in [
+        "alice@example.org",
+        "office@example.org",
+        "quiet@example.org",
+    ] {
+        assert_eq!(server.rcpts_to(addr), 0, "{addr} in a test's envelope");
+    }
+    for copy in &copies {
+        assert_eq!(copy.to, ["tester@example.org"]);
+        assert_eq!(copy.header("To").as_deref(), Some("tester@example.org"));
+        assert_eq!(copy.header("Cc"), None);
+        assert_eq!(copy.header("Bcc"), None);
+        assert_eq!(
+            copy.header("X-Lettermerge-Test").as_deref(),
+            Some("copy of the letter to Alice Ambassador <alice@example.org>, cc office@example.org, and 1 bcc")
+        );
+        assert_eq!(
+            copy.header("Subject").as_deref(),
+            Some("[TEST] Free the prisoners")
+        );
+        let id = copy.header("Message-ID").unwrap_or_default();
+        assert!(
+            id.starts_with("<test-") && id.ends_with(".test-campaign.alice@example.org>"),
+            "{id}"
+        );
+    }
+    assert_ne!(
+        copies[0].header("Message-ID"),
+        copies[1].header("Message-ID"),
+        "each test send has its own Message-ID"
+    );
+    ran.again().args(["send", "--yes", "--only", "alice"]).run();
+    let real = server.messages_to("alice@example.org");
+    assert_eq!(real.len(), 1);
+    let real = &real[0];
+    assert_eq!(
+        real.to,
+        [
+            "alice@example.org",
+            "office@example.org",
+            "quiet@example.org"
+        ]
+    );
+    assert_eq!(
+        real.header("Message-ID").as_deref(),
+        Some("<test-campaign.alice@example.org>")
+    );
+    assert_eq!(real.header("X-Lettermerge-Test"), None);
+    assert_eq!(
+        real.header("Subject").as_deref(),
+        Some("Free the prisoners")
+    );
+    assert!(real
+        .header("To")
+        .unwrap_or_default()
+        .contains("alice@example.org"));
+    assert_eq!(
+        common::parts(&copies[0].text()),
+        common::parts(&real.text()),
+        "the same letter"
+    );
+}
+
 /// Postfix's `reject_non_fqdn_helo_hostname` refuses `EHLO vm` (this computer's bare name) for
 /// good: every greeting names the sender's domain.
 #[test]

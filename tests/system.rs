@@ -7,6 +7,7 @@
 //! - Postfix's smtp-sink, which offers PIPELINING (aiosmtpd does not) and dumps every message it
 //!   takes: from Debian's postfix package, unpacked into `target/postfix` by `.ci/run` (no daemon,
 //!   nothing installed), or wherever `LETTERMERGE_POSTFIX` points.
+//! - Python's email package, reading back the headers of the emails lettermerge writes.
 
 mod common;
 
@@ -231,6 +232,23 @@ fn campaign_day_through_an_independent_server_sends_each_letter_when_due_once() 
         let n = envelopes.iter().filter(|e| e.contains(to)).count();
         assert_eq!(n, 1, "one letter to {to}: {envelopes:?}");
     }
+}
+
+/// aiosmtpd's session keeps the name of the last EHLO (the one after STARTTLS).
+#[test]
+fn ehlo_to_an_independent_server_names_the_senders_domain() {
+    let server = Aiosmtpd::start();
+    campaign(&server)
+        .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
+        .args(["send", "--yes"])
+        .stderr_has("sent 1")
+        .run();
+    let envelopes = server.envelopes();
+    assert_eq!(envelopes.len(), 1, "{envelopes:?}");
+    assert!(
+        envelopes[0].contains("\"helo\": \"example.org\""),
+        "{envelopes:?}"
+    );
 }
 
 #[test]
@@ -473,4 +491,156 @@ fn pipelining_to_postfix_smtp_sink_delivers_each_letter_once_as_rendered() {
         .stderr_has("already sent")
         .run();
     assert_eq!(sink.messages().len(), 60, "a second run sends nothing");
+}
+
+/// A TOML string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// The header block of `eml`, folded lines joined.
+fn header_of(eml: &str, name: &str) -> String {
+    let head = eml.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with(&format!("{name}: ")));
+    let first = lines.next().unwrap_or_default().to_string();
+    lines
+        .take_while(|l| l.starts_with(' '))
+        .fold(first, |all, l| all + l)
+}
+
+/// Subjects and display names of every kind, in emails rendered by lettermerge and read by
+/// Python's email package with `policy.default`: each comes back exactly, without a defect.
+/// Python 3.11 puts a space between two encoded-words of a display name (gh-128110, against
+/// RFC 2047 6.2); for a name that needs more than one encoded-word in a row, and only there,
+/// Python's RFC 2047 decoder (email.header) is the reader, unless this Python has the fix.
+#[test]
+fn python_reads_every_subject_and_display_name_back_exactly() {
+    let family = "\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}\u{200d}\u{1f466}";
+    let arabic = "\u{627}\u{644}\u{633}\u{651}\u{64e}\u{644}\u{64e}\u{627}\u{645}\u{64f} \u{639}\u{64e}\u{644}\u{64e}\u{64a}\u{652}\u{643}\u{64f}\u{645}\u{652}";
+    let korean = "중화인민공화국의 탈북민 강제송환에 관하여";
+    let chinese = "关于中华人民共和国强制遣返朝鲜难民的问题";
+    let cases: Vec<(String, String)> = vec![
+        ("A".repeat(1100), "B".repeat(1120)),
+        (
+            "The forced repatriation of North Korean refugees by the People's Republic of China, and what the Convention requires".into(),
+            "H.E. the Ambassador of the People's Republic of China to the Federal Republic of Germany".into(),
+        ),
+        (
+            "Le rapatriement forcé de réfugiés nord-coréens par la République populaire de Chine".into(),
+            "Le Consul général de la République populaire de Chine à Montréal".into(),
+        ),
+        (family.repeat(20), family.repeat(20)),
+        ("\u{1f1f0}\u{1f1f7}".repeat(30), format!("{korean} {family}")),
+        (arabic.repeat(6), arabic.to_string()),
+        (format!("{korean} {chinese}").repeat(3), chinese.to_string()),
+        (
+            format!("Appeal: {arabic} {family} {korean} — 10 December"),
+            "Kim \"the\" Lee \\ Office".into(),
+        ),
+    ];
+    // Whether the name needs no two encoded-words in a row.
+    let whole = [false, true, true, false, false, true, false, true];
+    let recipients: String = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (subject, name))| {
+            format!(
+                "[[recipient]]\nid = \"r{i}\"\nname = {}\nemail = \"r{i}@example.org\"\ncc = [\"office@example.org\"]\n\n[recipient.letter]\nsubject = {}\n\n",
+                toml_string(name),
+                toml_string(subject)
+            )
+        })
+        .collect();
+    let sender = format!("{chinese} {}", "C".repeat(200));
+    let ran = Test::campaign()
+        .recipients(&recipients)
+        .setting("sender", &format!("name = {}", toml_string(&sender)))
+        .args(["render", "--format", "eml"])
+        .run();
+    let files: Vec<String> = (0..cases.len())
+        .map(|i| {
+            ran.path()
+                .join(format!("out/r{i}.eml"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/system/decode_headers.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .args(&files)
+        .output()
+        .expect("python3 runs (the system suite needs it: .ci/run has it)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let joins = read["joins_adjacent_encoded_words"] == true;
+    for (((subject, name), whole), file) in cases.iter().zip(whole).zip(&files) {
+        let eml = std::fs::read_to_string(file).expect("the email");
+        for line in eml
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or_default()
+            .split("\r\n")
+        {
+            let limit = if line.starts_with("Message-ID: ") {
+                998
+            } else {
+                78
+            };
+            assert!(
+                line.len() <= limit,
+                "{} octets in {file}: {line}",
+                line.len()
+            );
+        }
+        let modern = &read["files"][file]["modern"];
+        let legacy = &read["files"][file]["legacy"];
+        // A name of printable ASCII words, or one whose other runs each fit an encoded-word,
+        // is never cut between encoded-words: any Python reads it.
+        assert!(
+            !whole || !header_of(&eml, "To").contains("?= =?"),
+            "{file}: {}",
+            header_of(&eml, "To")
+        );
+        assert_eq!(modern["subject"], subject.as_str(), "{file}");
+        assert_eq!(modern["defects"], serde_json::json!([]), "{file}");
+        for (field, expected) in [
+            (
+                "To",
+                (name.as_str(), format!("{}@example.org", file_id(file))),
+            ),
+            ("From", (sender.as_str(), "ada@example.org".to_string())),
+        ] {
+            let adjacent = header_of(&eml, field).contains("?= =?");
+            let reader = match adjacent && !joins {
+                true => legacy,
+                false => modern,
+            };
+            assert_eq!(
+                reader[field],
+                serde_json::json!([[expected.0, expected.1]]),
+                "{file} {field}: {}",
+                header_of(&eml, field)
+            );
+        }
+        assert_eq!(
+            modern["Cc"],
+            serde_json::json!([["", "office@example.org"]]),
+            "{file}"
+        );
+    }
+}
+
+/// `…/out/r3.eml` → `r3`.
+fn file_id(file: &str) -> &str {
+    Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
 }

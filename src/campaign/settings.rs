@@ -335,7 +335,7 @@ fn sender_mailbox(sender: &Fields, file: &Path, problems: &mut Vec<Problem>) -> 
     let name = sender
         .get("name")
         .and_then(|v| v.get_ref().as_str())
-        .map(str::to_string);
+        .map(super::recipient::header_safe);
     match email.get_ref().as_str().map(str::parse) {
         Some(Ok(address)) => Some(Mailbox::new(name, address)),
         _ => {

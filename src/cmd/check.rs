@@ -105,6 +105,7 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
     let mut fields = FieldUse::default();
     let path = recipients.path.clone();
     let mut timing = Timing::new(&campaign, clock);
+    let envelope = crate::cmd::render::envelope(&campaign, clock.now());
     loop {
         let chunk = recipients.next_chunk();
         if chunk.is_empty() {
@@ -156,7 +157,11 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
         if let Some(letters) = &letters {
             let failed: Vec<Problem> = admitted
                 .par_iter_mut()
-                .filter_map(|r| letters.render_mut(r).err())
+                .filter_map(|r| match letters.render_mut(r) {
+                    Err(problem) => Some(problem),
+                    Ok(letter) if r.has_email() => envelope.check_fields(r, &letter.subject),
+                    Ok(_) => None,
+                })
                 .collect();
             findings.problems.extend(failed);
         }

@@ -1,6 +1,7 @@
 //! Output formats: every format comes from the same merged Markdown, so each says the same words.
 
 pub mod eml;
+pub mod header;
 pub mod html;
 pub mod job;
 #[cfg(feature = "pdf")]
@@ -163,8 +164,19 @@ impl Email {
         if recipient.email.is_none() {
             return Ok(None);
         }
-        let text = txt::to_text(&letter.markdown, txt::WIDTH);
-        let html = page(letter, recipient);
+        self.copy(letter, recipient, None)
+    }
+
+    /// [`Email::message`], or with `test` its test copy (`send --test-to`).
+    pub fn copy(
+        &self,
+        letter: &Letter,
+        recipient: &Recipient,
+        test: Option<&eml::TestCopy>,
+    ) -> Result<Option<lettre::Message>, Problem> {
+        if recipient.email.is_none() {
+            return Ok(None);
+        }
         let attachment = match &self.attach {
             Some(renderer) => renderer.render(letter, recipient)?.map(|bytes| {
                 let name = format!("{}.{}", recipient.id, renderer.format().extension());
@@ -172,8 +184,13 @@ impl Email {
             }),
             None => None,
         };
+        let body = eml::Body {
+            text: txt::to_text(&letter.markdown, txt::WIDTH),
+            html: page(letter, recipient),
+            attachment,
+        };
         self.envelope
-            .message(recipient, &letter.subject, text, html, attachment)
+            .message(recipient, &letter.subject, body, test)
     }
 }
 

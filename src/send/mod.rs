@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::cmd::render::email;
 use crate::diagnostic::Problem;
 use crate::journal::ContentHash;
+use crate::render::eml::{TestCopy, TEST_SUBJECT};
 use crate::render::Email;
 use crate::template::Letters;
 
@@ -67,6 +68,10 @@ pub fn prepare(
 ) -> Result<(Vec<Outgoing>, Vec<RecipientId>), Vec<Problem>> {
     let mut recipients = campaign.recipients().map_err(|p| vec![p])?;
     let email = email(campaign, clock.now(), None).map_err(|p| vec![p])?;
+    let test = selection
+        .test_to
+        .as_ref()
+        .map(|to| TestCopy::new(to.clone(), clock.now()));
     let mut problems = Vec::new();
     let mut outgoing = Vec::new();
     let mut print_only = Vec::new();
@@ -94,7 +99,7 @@ pub fn prepare(
         }
         let built: Vec<_> = chosen
             .par_iter()
-            .map(|r| build(r, letters, &email, selection, &path))
+            .map(|r| build(r, letters, &email, selection, test.as_ref(), &path))
             .collect();
         for result in built {
             match result {
@@ -121,11 +126,14 @@ pub fn prepare(
     }
 }
 
+/// The letter to `recipient`, or with `test` its test copy: the same letter, to the tester
+/// alone, under a Message-ID of its own (see [`TestCopy`]).
 fn build(
     recipient: &Recipient,
     letters: &Letters,
     email: &Email,
     selection: &Selection,
+    test: Option<&TestCopy>,
     path: &std::path::Path,
 ) -> Result<Outgoing, Problem> {
     let due = match &selection.schedule {
@@ -150,24 +158,32 @@ fn build(
     };
     let bytes = if built {
         email
-            .message(&letter, recipient)?
+            .copy(&letter, recipient, test)?
             .expect("a recipient with email has a message")
             .formatted()
     } else {
         Vec::new()
     };
-    let envelope = match &selection.test_to {
-        Some(tester) => Envelope::new(addressed.from().cloned(), vec![tester.clone()])
-            .map_err(|e| Problem::error(format!("cannot address the test letter: {e}")))?,
-        None => addressed,
+    let (envelope, message_id, subject) = match test {
+        Some(test) => (
+            Envelope::new(addressed.from().cloned(), vec![test.to.clone()])
+                .map_err(|e| Problem::error(format!("cannot address the test copy: {e}")))?,
+            email.envelope.test_message_id(recipient, test),
+            format!("{TEST_SUBJECT}{}", letter.subject),
+        ),
+        None => (
+            addressed,
+            email.envelope.message_id(recipient),
+            letter.subject,
+        ),
     };
     let to: Vec<String> = envelope.to().iter().map(ToString::to_string).collect();
     Ok(Outgoing {
         id: recipient.id.clone(),
-        message_id: email.envelope.message_id(recipient),
+        message_id,
         hash,
         to: to.join(", "),
-        subject: letter.subject,
+        subject,
         bytes,
         built,
         envelope,

@@ -27,6 +27,7 @@ class Handler:
         with open(base + ".json", "w") as f:
             json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos,
                        "tls": session.ssl is not None,
+                       "helo": session.host_name,
                        "login": session.authenticated}, f)
         return "250 OK queued"
 
