@@ -1,8 +1,11 @@
 //! Letter templates: Handlebars over Markdown, compiled once, rendered strictly per recipient.
 
+pub mod cycles;
 pub mod escape;
+pub mod guard;
 pub mod helpers;
 pub mod include;
+pub mod instrument;
 pub mod locale;
 pub mod memo;
 
@@ -10,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use handlebars::{Context, Handlebars, RenderError, RenderErrorReason, TemplateError};
+use handlebars::{Context, Handlebars, RenderError, RenderErrorReason, Template, TemplateError};
 use serde_json::{Map, Value};
 
 use crate::campaign::recipient::header_safe;
@@ -68,10 +71,6 @@ impl Letters {
     /// template that fails to compile is reported.
     pub fn load(dir: &Path, settings: &Settings) -> Result<Letters, Vec<Problem>> {
         let main_path = dir.join(&settings.campaign.template);
-        let mut letters = Handlebars::new();
-        letters.set_strict_mode(true);
-        letters.register_escape_fn(escape::escape_markdown);
-        helpers::register(&mut letters);
         let mut problems = Vec::new();
         let mut files = HashMap::new();
 
@@ -85,7 +84,9 @@ impl Letters {
             )]);
         }
         let main = display_name(dir, &main_path);
-        let mut load = |name: &str, path: &Path, partial: bool| {
+        let mut compiled: Vec<(String, Template)> = Vec::new();
+        let mut partial_names = Vec::new();
+        let mut load = |name: &str, path: &Path| {
             let text = match std::fs::read_to_string(path) {
                 Ok(text) => text,
                 Err(e) => {
@@ -97,22 +98,17 @@ impl Letters {
                     return;
                 }
             };
-            let compiled = include::rewrite(&text);
-            let mut result = letters.register_template_string(name, compiled.as_ref());
-            if partial && result.is_ok() {
-                // Kept as a partial too, for `{{> name arg key=value}}`.
-                result = letters.register_partial(name, compiled.as_ref());
-            }
-            if let Err(e) = result {
-                problems.push(template_problem(path, &text, &e));
+            match compile(name, &text, path) {
+                Ok(template) => compiled.push((name.to_string(), template)),
+                Err(problem) => problems.push(problem),
             }
             files.insert(name.to_string(), (path.to_path_buf(), text));
         };
-        load(&main, &main_path, false);
+        load(&main, &main_path);
         let mut variants = HashMap::new();
         for (tag, path) in language_variants(&main_path) {
             let name = display_name(dir, &path);
-            load(&name, &path, false);
+            load(&name, &path);
             variants.insert(tag, name);
         }
         let partials_dir = main_path
@@ -120,32 +116,78 @@ impl Letters {
             .unwrap_or(Path::new("."))
             .join("partials");
         for (name, path) in partials(&partials_dir) {
-            load(&name, &path, true);
+            load(&name, &path);
+            partial_names.push(name);
         }
 
         let settings_file = dir.join(crate::campaign::settings::SETTINGS_FILE);
-        let mut subject = Handlebars::new();
-        subject.set_strict_mode(true);
-        subject.register_escape_fn(handlebars::no_escape);
-        helpers::register(&mut subject);
-        if let Err(e) = subject.register_template_string(SUBJECT, &settings.email.subject) {
-            problems.push(
-                Problem::error(format!(
-                    "the email subject template is not valid: {}",
-                    e.reason()
-                ))
-                .at(
-                    &settings_file,
-                    settings.email.subject_span.clone().unwrap_or(0..0),
-                )
-                .label("in this subject")
-                .hint("check the {{…}} slots in [email] subject"),
-            );
-        }
+        let subject_place = |problem: Problem| {
+            problem.at(
+                &settings_file,
+                settings.email.subject_span.clone().unwrap_or(0..0),
+            )
+        };
+        let subject_template = match instrument::nesting(&settings.email.subject) {
+            Some(deep) => Err(subject_place(too_deep(&deep, "the email subject"))),
+            None => Template::compile_with_name(&settings.email.subject, SUBJECT.to_string())
+                .map_err(|e| {
+                    subject_place(Problem::error(format!(
+                        "the email subject template is not valid: {}",
+                        e.reason()
+                    )))
+                    .label("in this subject")
+                    .hint("check the {{…}} slots in [email] subject")
+                }),
+        };
         files.insert(
             SUBJECT.to_string(),
             (settings_file.clone(), settings.email.subject.clone()),
         );
+        let mut subject_template = match subject_template {
+            Ok(template) => Some(template),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        };
+        let circles = cycles::circles(compiled.iter().map(|(n, t)| (n.as_str(), t)))
+            .into_iter()
+            .chain(
+                subject_template
+                    .iter()
+                    .flat_map(|t| cycles::circles([(SUBJECT, t)])),
+            );
+        for circle in circles {
+            problems.push(circle_problem(
+                &circle,
+                &files,
+                &partial_names,
+                &settings.email.subject_span,
+            ));
+        }
+
+        let mut letters = Handlebars::new();
+        letters.set_strict_mode(true);
+        letters.register_escape_fn(|s| {
+            guard::made(s.len());
+            escape::escape_markdown(s)
+        });
+        helpers::register(&mut letters);
+        for (name, mut template) in compiled {
+            instrument::instrument(&mut template);
+            letters.register_template(&name, template);
+        }
+        let mut subject = Handlebars::new();
+        subject.set_strict_mode(true);
+        subject.register_escape_fn(|s| {
+            guard::made(s.len());
+            s.to_string()
+        });
+        helpers::register(&mut subject);
+        if let Some(mut template) = subject_template.take() {
+            instrument::instrument(&mut template);
+            subject.register_template(SUBJECT, template);
+        }
 
         if !problems.is_empty() {
             return Err(problems);
@@ -330,7 +372,15 @@ impl Letters {
             _ => 0..0,
         };
         let id = recipient.id.to_string();
+        if let Some(exceeded) = guard::Exceeded::of(e) {
+            return limit_problem(exceeded, &id).at(path, span).recipient(id);
+        }
         let problem = match e.reason() {
+            RenderErrorReason::CannotIncludeSelf => {
+                Problem::error(format!("the partial `{template}` includes itself"))
+                    .label("included again here")
+                    .hint("a partial cannot include itself, directly or through other partials; remove this include")
+            }
             RenderErrorReason::MissingVariable(missing) => {
                 let missing = missing.clone().unwrap_or_else(|| "a value".into());
                 Problem::error(format!("`{missing}` is missing for recipient `{id}`"))
@@ -378,6 +428,61 @@ impl Letters {
     }
 }
 
+/// A limit of [`guard`] that a recipient's letter reached, in words.
+fn limit_problem(exceeded: &guard::Exceeded, id: &str) -> Problem {
+    use guard::Exceeded;
+    match exceeded {
+        Exceeded::Circle(chain) => {
+            let name = chain.last().map_or("", String::as_str);
+            Problem::error(format!("the partial `{name}` includes itself"))
+                .label(format!("includes `{name}` again"))
+                .hint(format!(
+                    "{}: a partial cannot include itself, directly or through other partials (here the name is chosen as the letter merges); choose another partial",
+                    chain.join(" → ")
+                ))
+        }
+        Exceeded::Deep(chain) => Problem::error(format!(
+            "partials are nested more than {} deep in the letter for `{id}`",
+            guard::MAX_DEPTH
+        ))
+        .label("one level too deep")
+        .hint(format!(
+            "{}: a letter needs a few levels of partials; write some of them out in the partial that includes them",
+            chain.join(" → ")
+        )),
+        Exceeded::Stack => Problem::error(format!(
+            "the letter for `{id}` nests blocks and partials too deep to merge"
+        ))
+        .label("one level too deep")
+        .hint("a letter needs a few levels: does a partial include itself through a name chosen as the letter merges?"),
+        Exceeded::Steps => Problem::error(format!(
+            "merging the letter for `{id}` takes more than {} steps",
+            thousands(guard::MAX_STEPS)
+        ))
+        .label("in this loop")
+        .hint("loops inside loops multiply (1,000 × 1,000 × 1,000 is a billion): loop over shorter lists, or over fewer levels; partials included many times count too"),
+        Exceeded::Text => Problem::error(format!(
+            "the letter for `{id}` grows past {} MB",
+            guard::MAX_TEXT >> 20
+        ))
+        .label("while merging this")
+        .hint("a letter is a few pages: check the {{#each}} loops, and the values and partials repeated in them"),
+    }
+}
+
+/// 1000000 → "1,000,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The span of the `{{…}}` slot that starts at `offset`, for the caret.
 fn slot_span(text: &str, offset: usize) -> std::ops::Range<usize> {
     let rest = &text[offset.min(text.len())..];
@@ -386,6 +491,75 @@ fn slot_span(text: &str, offset: usize) -> std::ops::Range<usize> {
         i + 2 + usize::from(rest[i + 2..].starts_with('}'))
     });
     offset..offset + end.max(1).min(rest.len())
+}
+
+/// Compiles one template file: refused when it nests too deep, with its bare partials rewritten
+/// (see [`include`]).
+fn compile(name: &str, text: &str, path: &Path) -> Result<Template, Problem> {
+    if let Some(deep) = instrument::nesting(text) {
+        return Err(
+            too_deep(&deep, &path.display().to_string()).at(path, slot_span(text, deep.offset))
+        );
+    }
+    let rewritten = include::rewrite(text);
+    Template::compile_with_name(rewritten.as_ref(), name.to_string())
+        .map_err(|e| template_problem(path, text, &e))
+}
+
+fn too_deep(deep: &instrument::TooDeep, what: &str) -> Problem {
+    Problem::error(format!(
+        "{what} nests {} more than {} deep",
+        deep.what,
+        instrument::MAX_NESTING
+    ))
+    .label("one level too deep")
+    .hint("a letter needs a few levels: close the blocks sooner, or move part of the text into a partial")
+}
+
+/// A circle of includes, at the include that closes it.
+fn circle_problem(
+    circle: &cycles::Circle,
+    files: &HashMap<String, (PathBuf, String)>,
+    partials: &[String],
+    subject_span: &Option<std::ops::Range<usize>>,
+) -> Problem {
+    let Some(first) = circle.chain.first() else {
+        return Problem::error("a partial includes itself");
+    };
+    let what = match first {
+        cycles::Node::Inline(..) => format!("the inline partial `{}`", first.name()),
+        cycles::Node::Template(name) if partials.contains(name) => {
+            format!("the partial `{name}`")
+        }
+        cycles::Node::Template(name) => format!("the template {name}"),
+    };
+    let between: Vec<String> = circle.chain[1..circle.chain.len().saturating_sub(1)]
+        .iter()
+        .map(|n| format!("`{}`", n.name()))
+        .collect();
+    let through = if between.is_empty() {
+        String::new()
+    } else {
+        format!(" through {}", locale::join(&between, "en", None))
+    };
+    let names: Vec<&str> = circle.chain.iter().map(cycles::Node::name).collect();
+    let problem = Problem::error(format!("{what} includes itself{through}"))
+        .label(format!("includes `{}` again", first.name()))
+        .hint(format!(
+            "{}: a partial cannot include itself, directly or through other partials; remove this include, or write here the text it should add",
+            names.join(" → ")
+        ));
+    match files.get(&circle.template) {
+        _ if circle.template == SUBJECT => match files.get(SUBJECT) {
+            Some((path, _)) => problem.at(path, subject_span.clone().unwrap_or(0..0)),
+            None => problem,
+        },
+        Some((path, text)) => {
+            let at = offset_of(text, circle.line, circle.column);
+            problem.at(path, slot_span(text, at))
+        }
+        None => problem,
+    }
 }
 
 fn template_problem(path: &Path, text: &str, e: &TemplateError) -> Problem {
