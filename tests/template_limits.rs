@@ -231,6 +231,37 @@ fn partials_nested_deeper_than_any_letter_needs_are_an_error() {
 }
 
 #[test]
+fn blocks_inside_partials_inside_blocks_stop_before_the_stack_runs_out() {
+    // Each partial nests 60 blocks (the most a template may is 64) around the next: 900 levels,
+    // merged by rayon's threads with half their usual stack.
+    let recipients: String = (0..40)
+        .map(|i| format!("[[recipient]]\nid = \"r{i}\"\nname = \"R {i}\"\n\n"))
+        .collect();
+    let mut test = Test::campaign()
+        .recipients(&recipients)
+        .template("{{> p1}}\n");
+    for i in 1..=15 {
+        let blocks = "{{#if recipient.name}}".repeat(60);
+        let ends = "{{/if}}".repeat(60);
+        test = test.file(
+            &format!("templates/partials/p{i}.md"),
+            &format!("{blocks}  {{{{> p{} x=1}}}}{ends}\n", i + 1),
+        );
+    }
+    fails_with(
+        test.file("templates/partials/p16.md", "the end")
+            .env("RUST_MIN_STACK", "1048576"),
+        &["check"],
+        &[
+            "nests blocks and partials too deep to merge",
+            "templates/partials/p",
+            "recipient: r0",
+            "recipient: r39",
+        ],
+    );
+}
+
+#[test]
 fn templates_nested_too_deep_to_merge_are_refused_when_read() {
     let blocks = |n: usize| "{{#if recipient.name}}".repeat(n) + "x" + &"{{/if}}".repeat(n);
     let parens = |n: usize| format!("{{{{eq {}1{} 1}}}}", "(eq ".repeat(n), " 1)".repeat(n));
