@@ -68,7 +68,7 @@ struct Pooled {
 
 impl Letters {
     /// Compiles the letter, its language variants and partials, and the email subject. Every
-    /// template that fails to compile is reported.
+    /// template that fails to compile, nests too deep or includes itself is reported.
     pub fn load(dir: &Path, settings: &Settings) -> Result<Letters, Vec<Problem>> {
         let main_path = dir.join(&settings.campaign.template);
         let mut problems = Vec::new();
@@ -121,35 +121,17 @@ impl Letters {
         }
 
         let settings_file = dir.join(crate::campaign::settings::SETTINGS_FILE);
-        let subject_place = |problem: Problem| {
-            problem.at(
-                &settings_file,
-                settings.email.subject_span.clone().unwrap_or(0..0),
-            )
-        };
-        let subject_template = match instrument::nesting(&settings.email.subject) {
-            Some(deep) => Err(subject_place(too_deep(&deep, "the email subject"))),
-            None => Template::compile_with_name(&settings.email.subject, SUBJECT.to_string())
-                .map_err(|e| {
-                    subject_place(Problem::error(format!(
-                        "the email subject template is not valid: {}",
-                        e.reason()
-                    )))
-                    .label("in this subject")
-                    .hint("check the {{…}} slots in [email] subject")
-                }),
-        };
-        files.insert(
-            SUBJECT.to_string(),
-            (settings_file.clone(), settings.email.subject.clone()),
-        );
-        let mut subject_template = match subject_template {
+        let subject_template = match compile_subject(settings, &settings_file) {
             Ok(template) => Some(template),
             Err(problem) => {
                 problems.push(problem);
                 None
             }
         };
+        files.insert(
+            SUBJECT.to_string(),
+            (settings_file.clone(), settings.email.subject.clone()),
+        );
         let circles = cycles::circles(compiled.iter().map(|(n, t)| (n.as_str(), t)))
             .into_iter()
             .chain(
@@ -165,29 +147,11 @@ impl Letters {
                 &settings.email.subject_span,
             ));
         }
-
-        let mut letters = Handlebars::new();
-        letters.set_strict_mode(true);
-        letters.register_escape_fn(|s| {
-            guard::made(s.len());
-            escape::escape_markdown(s)
-        });
-        helpers::register(&mut letters);
-        for (name, mut template) in compiled {
-            instrument::instrument(&mut template);
-            letters.register_template(&name, template);
-        }
-        let mut subject = Handlebars::new();
-        subject.set_strict_mode(true);
-        subject.register_escape_fn(|s| {
-            guard::made(s.len());
-            s.to_string()
-        });
-        helpers::register(&mut subject);
-        if let Some(mut template) = subject_template.take() {
-            instrument::instrument(&mut template);
-            subject.register_template(SUBJECT, template);
-        }
+        let letters = registry(compiled, escape::escape_markdown);
+        let subject = registry(
+            subject_template.map(|t| (SUBJECT.to_string(), t)),
+            str::to_string,
+        );
 
         if !problems.is_empty() {
             return Err(problems);
@@ -491,6 +455,48 @@ fn slot_span(text: &str, offset: usize) -> std::ops::Range<usize> {
         i + 2 + usize::from(rest[i + 2..].starts_with('}'))
     });
     offset..offset + end.max(1).min(rest.len())
+}
+
+/// The email subject, compiled: a value in lettermerge.toml, where its problems point.
+fn compile_subject(settings: &Settings, settings_file: &Path) -> Result<Template, Problem> {
+    let subject = &settings.email.subject;
+    let place = |problem: Problem| {
+        problem.at(
+            settings_file,
+            settings.email.subject_span.clone().unwrap_or(0..0),
+        )
+    };
+    if let Some(deep) = instrument::nesting(subject) {
+        return Err(place(too_deep(&deep, "the email subject")));
+    }
+    Template::compile_with_name(subject, SUBJECT.to_string()).map_err(|e| {
+        place(Problem::error(format!(
+            "the email subject template is not valid: {}",
+            e.reason()
+        )))
+        .label("in this subject")
+        .hint("check the {{…}} slots in [email] subject")
+    })
+}
+
+/// A strict registry of `templates`, with the guard's helpers placed in them and every helper
+/// registered; `escape` makes a value text, and what it makes counts as the letter's text.
+fn registry(
+    templates: impl IntoIterator<Item = (String, Template)>,
+    escape: fn(&str) -> String,
+) -> Handlebars<'static> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(move |s| {
+        guard::made(s.len());
+        escape(s)
+    });
+    helpers::register(&mut registry);
+    for (name, mut template) in templates {
+        instrument::instrument(&mut template);
+        registry.register_template(&name, template);
+    }
+    registry
 }
 
 /// Compiles one template file: refused when it nests too deep, with its bare partials rewritten
