@@ -193,31 +193,42 @@ enum Seen {
     Done,
 }
 
-/// A depth-first search: an include of a node on the current path closes a circle.
+/// A depth-first search: an include of a node on the current path closes a circle. The path is
+/// kept in a list, not on the stack: a folder of thousands of partials is searched all the same.
 struct Search<'g> {
     graph: &'g BTreeMap<Node, Vec<Include>>,
     state: HashMap<&'g Node, Seen>,
-    path: Vec<&'g Node>,
+    /// The nodes being searched, each with the number of its includes already followed.
+    path: Vec<(&'g Node, usize)>,
     found: Vec<Circle>,
 }
 
 impl<'g> Search<'g> {
-    fn visit(&mut self, node: &'g Node) {
-        if self.state.contains_key(node) {
+    fn visit(&mut self, start: &'g Node) {
+        if self.state.contains_key(start) {
             return;
         }
-        self.state.insert(node, Seen::Open);
-        self.path.push(node);
-        for include in self.graph.get(node).map_or(&[][..], Vec::as_slice) {
+        self.state.insert(start, Seen::Open);
+        self.path.push((start, 0));
+        while let Some((node, next)) = self.path.last_mut() {
+            let includes = self.graph.get(*node).map_or(&[][..], Vec::as_slice);
+            let Some(include) = includes.get(*next) else {
+                self.state.insert(*node, Seen::Done);
+                self.path.pop();
+                continue;
+            };
+            *next += 1;
             match self.state.get(&include.to) {
                 Some(Seen::Open) => {
                     let first = self
                         .path
                         .iter()
-                        .position(|n| **n == include.to)
+                        .position(|(n, _)| **n == include.to)
                         .unwrap_or(0);
-                    let mut chain: Vec<Node> =
-                        self.path[first..].iter().map(|n| (*n).clone()).collect();
+                    let mut chain: Vec<Node> = self.path[first..]
+                        .iter()
+                        .map(|(n, _)| (*n).clone())
+                        .collect();
                     chain.push(include.to.clone());
                     self.found.push(Circle {
                         chain,
@@ -229,13 +240,12 @@ impl<'g> Search<'g> {
                 Some(Seen::Done) => {}
                 None => {
                     if let Some((to, _)) = self.graph.get_key_value(&include.to) {
-                        self.visit(to);
+                        self.state.insert(to, Seen::Open);
+                        self.path.push((to, 0));
                     }
                 }
             }
         }
-        self.path.pop();
-        self.state.insert(node, Seen::Done);
     }
 }
 
@@ -324,6 +334,20 @@ mod tests {
             "{{#*inline \"a\"}}{{> b}}{{/inline}}{{#*inline \"b\"}}b{{/inline}}{{> a}}"
         )])
         .is_empty());
+    }
+
+    #[test]
+    fn a_long_chain_of_partials_is_searched_without_recursion() {
+        let texts: Vec<(String, String)> = (0..20_000)
+            .map(|i| (format!("p{i}"), format!("{{{{> p{}}}}}", (i + 1) % 20_000)))
+            .collect();
+        let templates: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let found = circles_of(&templates);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0.len(), 20_001);
     }
 
     #[test]

@@ -402,7 +402,7 @@ fn limit_problem(exceeded: &guard::Exceeded, id: &str) -> Problem {
                 .label(format!("includes `{name}` again"))
                 .hint(format!(
                     "{}: a partial cannot include itself, directly or through other partials (here the name is chosen as the letter merges); choose another partial",
-                    chain.join(" → ")
+                    chain_text(chain)
                 ))
         }
         Exceeded::Deep(chain) => Problem::error(format!(
@@ -412,7 +412,7 @@ fn limit_problem(exceeded: &guard::Exceeded, id: &str) -> Problem {
         .label("one level too deep")
         .hint(format!(
             "{}: a letter needs a few levels of partials; write some of them out in the partial that includes them",
-            chain.join(" → ")
+            chain_text(chain)
         )),
         Exceeded::Stack => Problem::error(format!(
             "the letter for `{id}` nests blocks and partials too deep to merge"
@@ -432,6 +432,20 @@ fn limit_problem(exceeded: &guard::Exceeded, id: &str) -> Problem {
         .label("while merging this")
         .hint("a letter is a few pages: check the {{#each}} loops, and the values and partials repeated in them"),
     }
+}
+
+/// `a → b → c → a`, with the middle of a long chain left out.
+fn chain_text(names: &[String]) -> String {
+    if names.len() <= 20 {
+        return names.join(" → ");
+    }
+    let (head, tail) = (&names[..3], &names[names.len() - 2..]);
+    format!(
+        "{} → … ({} more) → {}",
+        head.join(" → "),
+        thousands((names.len() - 5) as u64),
+        tail.join(" → ")
+    )
 }
 
 /// 1000000 → "1,000,000".
@@ -539,21 +553,26 @@ fn circle_problem(
         }
         cycles::Node::Template(name) => format!("the template {name}"),
     };
-    let between: Vec<String> = circle.chain[1..circle.chain.len().saturating_sub(1)]
+    let mut between: Vec<String> = circle.chain[1..circle.chain.len().saturating_sub(1)]
         .iter()
         .map(|n| format!("`{}`", n.name()))
         .collect();
+    if between.len() > 4 {
+        let others = between.len() - 3;
+        between.truncate(3);
+        between.push(format!("{} other partials", thousands(others as u64)));
+    }
     let through = if between.is_empty() {
         String::new()
     } else {
         format!(" through {}", locale::join(&between, "en", None))
     };
-    let names: Vec<&str> = circle.chain.iter().map(cycles::Node::name).collect();
+    let names: Vec<String> = circle.chain.iter().map(|n| n.name().to_string()).collect();
     let problem = Problem::error(format!("{what} includes itself{through}"))
         .label(format!("includes `{}` again", first.name()))
         .hint(format!(
             "{}: a partial cannot include itself, directly or through other partials; remove this include, or write here the text it should add",
-            names.join(" → ")
+            chain_text(&names)
         ));
     match files.get(&circle.template) {
         _ if circle.template == SUBJECT => match files.get(SUBJECT) {
@@ -680,6 +699,32 @@ fn display_name(dir: &Path, path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_circle_is_named_by_its_ends() {
+        let chain: Vec<cycles::Node> = (0..1000)
+            .chain([0])
+            .map(|i| cycles::Node::Template(format!("p{i}")))
+            .collect();
+        let circle = cycles::Circle {
+            chain,
+            template: "p999".into(),
+            line: 1,
+            column: 1,
+        };
+        let partials: Vec<String> = (0..1000).map(|i| format!("p{i}")).collect();
+        let problem = circle_problem(&circle, &HashMap::new(), &partials, &None);
+        assert_eq!(
+            problem.message,
+            "the partial `p0` includes itself through `p1`, `p2`, `p3` and 996 other partials"
+        );
+        assert_eq!(
+            problem.hint.as_deref().unwrap().split(':').next(),
+            Some("p0 → p1 → p2 → … (996 more) → p999 → p0")
+        );
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(999), "999");
+    }
 
     #[test]
     fn unclosed_blocks_are_found_with_their_place() {
