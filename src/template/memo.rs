@@ -16,8 +16,9 @@
 //! put back, so what follows a kept piece merges exactly as it would have.
 //!
 //! The pieces are walked here rather than by Handlebars, which also lets the commonest varying
-//! ones — a text value, `{{#if}}` on a plain path, a bare partial — be merged directly, as
-//! Handlebars would merge them at the top of a template.
+//! ones — a text value, `{{#if}}` on a plain path, a bare partial, the guard's `__step` — be
+//! merged directly, as Handlebars would merge them at the top of a template. Kept text written
+//! again counts in the letter's text ([`super::guard`]); its steps were counted once.
 
 use std::collections::HashMap;
 
