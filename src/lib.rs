@@ -7,7 +7,8 @@
 //!    is a [`diagnostic::Problem`] that names the file, line, column, recipient and a fix.
 //! 2. [`template`] compiles the letter, its language variants and partials once, and merges each
 //!    recipient's letter strictly: a slot the data lacks is an error, never a blank. Data is
-//!    escaped so it is always text, never markup.
+//!    escaped so it is always text, never markup. No template can crash or hang the process:
+//!    partials that include themselves are found when read, and each merge has limits.
 //! 3. [`render`] turns the merged Markdown into every output format (md, txt, html, eml) from one
 //!    parse, so each says the same words, and writes files atomically.
 //! 4. [`cmd`] holds one file per command; each parses its arguments, calls the stages and prints.

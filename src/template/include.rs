@@ -91,7 +91,9 @@ fn is_name(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
 }
 
-/// Renders the named partial in place, in the current context.
+/// Renders the named partial in place, in the current context: an inline partial of that name
+/// first (`{{#*inline "name"}}`), as Handlebars would, then a file's. The partial is on the
+/// merge's chain while it renders ([`super::guard`]).
 pub fn include<'reg, 'rc>(
     h: &Helper<'rc>,
     r: &'reg Handlebars<'reg>,
@@ -103,18 +105,24 @@ pub fn include<'reg, 'rc>(
         .param(0)
         .and_then(|p| p.value().as_str())
         .ok_or(RenderErrorReason::ParamNotFoundForIndex(HELPER, 0))?;
-    let template = r
-        .get_template(name)
+    let template = rc
+        .get_partial(name)
+        .or_else(|| r.get_template(name))
         .ok_or_else(|| RenderErrorReason::PartialNotFound(name.to_string()))?;
     let standalone = h
         .hash_get("standalone")
         .and_then(|v| v.value().as_bool())
         .unwrap_or(false);
+    let _entered = super::guard::enter(name)?;
+    let outer = rc.get_current_template_name();
     if !standalone {
-        return template.render(r, ctx, rc, out);
+        template.render(r, ctx, rc, out)?;
+        rc.set_current_template_name(outer);
+        return Ok(());
     }
     let mut inner = StringOutput::new();
     template.render(r, ctx, rc, &mut inner)?;
+    rc.set_current_template_name(outer);
     place(name, inner.into_string()?, standalone, out)
 }
 

@@ -16,8 +16,9 @@
 //! put back, so what follows a kept piece merges exactly as it would have.
 //!
 //! The pieces are walked here rather than by Handlebars, which also lets the commonest varying
-//! ones — a text value, `{{#if}}` on a plain path, a bare partial — be merged directly, as
-//! Handlebars would merge them at the top of a template.
+//! ones — a text value, `{{#if}}` on a plain path, a bare partial, the guard's `__step` — be
+//! merged directly, as Handlebars would merge them at the top of a template. Kept text written
+//! again counts in the letter's text ([`super::guard`]); its steps were counted once.
 
 use std::collections::HashMap;
 
@@ -29,7 +30,7 @@ use handlebars::{
 use serde_json::Value;
 
 use super::helpers::footnote;
-use super::include;
+use super::{guard, include};
 
 /// Names every letter shares: a path that starts with one of them reads no recipient data.
 const SHARED: [&str; 4] = ["letter", "sender", "campaign", "date"];
@@ -60,9 +61,6 @@ const PURE_HELPERS: [&str; 20] = [
 
 /// Helpers that render their block in the context of their first parameter.
 const SCOPING_HELPERS: [&str; 2] = ["each", "with"];
-
-/// Partials may include partials: this many levels, then it is taken for a loop.
-const MAX_DEPTH: usize = 32;
 
 /// What each top-level piece of each template is.
 #[derive(Debug, Default)]
@@ -195,17 +193,19 @@ pub fn render(
     let template = registry
         .get_template(name)
         .ok_or_else(|| RenderErrorReason::TemplateNotFound(name.to_string()))?;
-    let mut rc = RenderContext::new(template.name.as_ref());
-    rc.set_recursive_lookup(registry.recursive_lookup());
-    let mut out = StringOutput::new();
-    let mut merge = Merge {
-        registry,
-        plan,
-        ctx,
-        shelf: reuse.map(|reuse| reuse.memo.shelf(reuse.language)),
-    };
-    merge.template(Some(name), template, &mut rc, &mut out, 0)?;
-    Ok(out.into_string()?)
+    guard::run(|| {
+        let mut rc = RenderContext::new(template.name.as_ref());
+        rc.set_recursive_lookup(registry.recursive_lookup());
+        let mut out = StringOutput::new();
+        let mut merge = Merge {
+            registry,
+            plan,
+            ctx,
+            shelf: reuse.map(|reuse| reuse.memo.shelf(reuse.language)),
+        };
+        merge.template(Some(name), template, &mut rc, &mut out)?;
+        Ok(out.into_string()?)
+    })
 }
 
 struct Merge<'a, 'reg> {
@@ -225,7 +225,6 @@ impl<'a, 'reg> Merge<'a, 'reg> {
         template: &'rc Template,
         rc: &mut RenderContext<'reg, 'rc>,
         out: &mut StringOutput,
-        depth: usize,
     ) -> Result<(), RenderError>
     where
         'reg: 'rc,
@@ -239,7 +238,7 @@ impl<'a, 'reg> Merge<'a, 'reg> {
         };
         for (idx, element) in template.elements.iter().enumerate() {
             let piece = pieces.get(idx).unwrap_or(&Piece::Varying);
-            self.piece(number, idx, piece, element, rc, out, depth)
+            self.piece(number, idx, piece, element, rc, out)
                 .map_err(|mut e| {
                     if e.line_no.is_none() {
                         if let Some(m) = template.mapping.get(idx) {
@@ -265,7 +264,6 @@ impl<'a, 'reg> Merge<'a, 'reg> {
         element: &'rc TemplateElement,
         rc: &mut RenderContext<'reg, 'rc>,
         out: &mut StringOutput,
-        depth: usize,
     ) -> Result<(), RenderError>
     where
         'reg: 'rc,
@@ -273,25 +271,24 @@ impl<'a, 'reg> Merge<'a, 'reg> {
     {
         match piece {
             Piece::Varying => {
-                if self.quick(element, rc, out, depth)? {
+                if self.quick(element, rc, out)? {
                     return Ok(());
                 }
                 element.render(self.registry, self.ctx, rc, out)
             }
             Piece::Include { name, standalone } => {
-                let Some(partial) = self.registry.get_template(name) else {
-                    // The helper reports the missing partial.
-                    return element.render(self.registry, self.ctx, rc, out);
+                let partial = match self.registry.get_template(name) {
+                    // An inline partial of that name comes first; the helper finds it, and
+                    // reports a missing partial.
+                    Some(partial) if rc.get_partial(name).is_none() => partial,
+                    _ => return element.render(self.registry, self.ctx, rc, out),
                 };
-                if depth >= MAX_DEPTH {
-                    return Err(RenderErrorReason::Other(format!(
-                        "the partial `{name}` includes itself, directly or through other partials"
-                    ))
-                    .into());
-                }
+                let _entered = guard::enter(name)?;
                 let before = State::enter_helper(rc);
+                let outer = rc.get_current_template_name();
                 let mut inner = StringOutput::new();
-                self.template(Some(name), partial, rc, &mut inner, depth + 1)?;
+                self.template(Some(name), partial, rc, &mut inner)?;
+                rc.set_current_template_name(outer);
                 before.leave_helper(rc);
                 include::place(name, inner.into_string()?, *standalone, out)?;
                 Ok(())
@@ -307,6 +304,7 @@ impl<'a, 'reg> Merge<'a, 'reg> {
                 let slots = &mut shelf[number];
                 if let Some(Some(kept)) = slots.get(idx) {
                     if kept.before == before {
+                        guard::text(kept.text.len())?;
                         if *piece == Piece::Note {
                             footnote::add(kept.text.clone(), out)?;
                         } else {
@@ -351,13 +349,20 @@ impl<'a, 'reg> Merge<'a, 'reg> {
         element: &'rc TemplateElement,
         rc: &mut RenderContext<'reg, 'rc>,
         out: &mut StringOutput,
-        depth: usize,
     ) -> Result<bool, RenderError>
     where
         'reg: 'rc,
         'a: 'rc,
     {
         match element {
+            TemplateElement::Expression(ht) if ht.name.as_name() == Some(guard::STEP) => {
+                let number = |i: usize| match ht.params.get(i) {
+                    Some(Parameter::Literal(value)) => value.as_u64().unwrap_or(0),
+                    _ => 0,
+                };
+                guard::step(number(0), number(1))?;
+                Ok(true)
+            }
             TemplateElement::Expression(ht)
                 if !ht.block && ht.params.is_empty() && ht.hash.is_empty() =>
             {
@@ -409,7 +414,7 @@ impl<'a, 'reg> Merge<'a, 'reg> {
                 };
                 let before = State::enter_helper(rc);
                 if let Some(chosen) = chosen {
-                    self.template(None, chosen, rc, out, depth)?;
+                    self.template(None, chosen, rc, out)?;
                 }
                 before.leave_helper(rc);
                 Ok(true)
@@ -554,6 +559,11 @@ fn fixed_helper(ht: &handlebars::template::HelperTemplate, scoped: bool) -> bool
 fn fixed_template(template: &Template, scoped: bool) -> bool {
     template.elements.iter().all(|e| match e {
         TemplateElement::RawString(_) | TemplateElement::Comment(_) => true,
+        // The guard's counting writes nothing (see `guard`): what it counts decides.
+        TemplateElement::Expression(ht) if ht.name.as_name() == Some(guard::STEP) => true,
+        TemplateElement::Expression(ht) if ht.name.as_name() == Some(guard::COUNT) => {
+            ht.params.iter().all(|p| fixed_param(p, scoped))
+        }
         TemplateElement::Expression(ht)
         | TemplateElement::HtmlExpression(ht)
         | TemplateElement::HelperBlock(ht) => fixed_helper(ht, scoped),

@@ -1,22 +1,27 @@
 //! Letter templates: Handlebars over Markdown, compiled once, rendered strictly per recipient.
 
+pub mod cycles;
 pub mod escape;
+pub mod guard;
 pub mod helpers;
 pub mod include;
+pub mod instrument;
 pub mod locale;
 pub mod memo;
+mod problems;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use handlebars::{Context, Handlebars, RenderError, RenderErrorReason, TemplateError};
+use handlebars::{Context, Handlebars, RenderError, RenderErrorReason, Template};
 use serde_json::{Map, Value};
 
 use crate::campaign::recipient::header_safe;
 use crate::campaign::{Recipient, Settings};
 use crate::diagnostic::{offset_of, Problem};
 use helpers::footnote::Notes;
+use problems::{circle_problem, limit_problem, slot_span, template_problem, too_deep};
 
 /// Name of the email subject template in its registry.
 const SUBJECT: &str = "[email] subject";
@@ -65,13 +70,9 @@ struct Pooled {
 
 impl Letters {
     /// Compiles the letter, its language variants and partials, and the email subject. Every
-    /// template that fails to compile is reported.
+    /// template that fails to compile, nests too deep or includes itself is reported.
     pub fn load(dir: &Path, settings: &Settings) -> Result<Letters, Vec<Problem>> {
         let main_path = dir.join(&settings.campaign.template);
-        let mut letters = Handlebars::new();
-        letters.set_strict_mode(true);
-        letters.register_escape_fn(escape::escape_markdown);
-        helpers::register(&mut letters);
         let mut problems = Vec::new();
         let mut files = HashMap::new();
 
@@ -85,7 +86,9 @@ impl Letters {
             )]);
         }
         let main = display_name(dir, &main_path);
-        let mut load = |name: &str, path: &Path, partial: bool| {
+        let mut compiled: Vec<(String, Template)> = Vec::new();
+        let mut partial_names = Vec::new();
+        let mut load = |name: &str, path: &Path| {
             let text = match std::fs::read_to_string(path) {
                 Ok(text) => text,
                 Err(e) => {
@@ -97,22 +100,17 @@ impl Letters {
                     return;
                 }
             };
-            let compiled = include::rewrite(&text);
-            let mut result = letters.register_template_string(name, compiled.as_ref());
-            if partial && result.is_ok() {
-                // Kept as a partial too, for `{{> name arg key=value}}`.
-                result = letters.register_partial(name, compiled.as_ref());
-            }
-            if let Err(e) = result {
-                problems.push(template_problem(path, &text, &e));
+            match compile(name, &text, path) {
+                Ok(template) => compiled.push((name.to_string(), template)),
+                Err(problem) => problems.push(problem),
             }
             files.insert(name.to_string(), (path.to_path_buf(), text));
         };
-        load(&main, &main_path, false);
+        load(&main, &main_path);
         let mut variants = HashMap::new();
         for (tag, path) in language_variants(&main_path) {
             let name = display_name(dir, &path);
-            load(&name, &path, false);
+            load(&name, &path);
             variants.insert(tag, name);
         }
         let partials_dir = main_path
@@ -120,31 +118,41 @@ impl Letters {
             .unwrap_or(Path::new("."))
             .join("partials");
         for (name, path) in partials(&partials_dir) {
-            load(&name, &path, true);
+            load(&name, &path);
+            partial_names.push(name);
         }
 
         let settings_file = dir.join(crate::campaign::settings::SETTINGS_FILE);
-        let mut subject = Handlebars::new();
-        subject.set_strict_mode(true);
-        subject.register_escape_fn(handlebars::no_escape);
-        helpers::register(&mut subject);
-        if let Err(e) = subject.register_template_string(SUBJECT, &settings.email.subject) {
-            problems.push(
-                Problem::error(format!(
-                    "the email subject template is not valid: {}",
-                    e.reason()
-                ))
-                .at(
-                    &settings_file,
-                    settings.email.subject_span.clone().unwrap_or(0..0),
-                )
-                .label("in this subject")
-                .hint("check the {{…}} slots in [email] subject"),
-            );
-        }
+        let subject_template = match compile_subject(settings, &settings_file) {
+            Ok(template) => Some(template),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
+        };
         files.insert(
             SUBJECT.to_string(),
             (settings_file.clone(), settings.email.subject.clone()),
+        );
+        let circles = cycles::circles(compiled.iter().map(|(n, t)| (n.as_str(), t)))
+            .into_iter()
+            .chain(
+                subject_template
+                    .iter()
+                    .flat_map(|t| cycles::circles([(SUBJECT, t)])),
+            );
+        for circle in circles {
+            problems.push(circle_problem(
+                &circle,
+                &files,
+                &partial_names,
+                &settings.email.subject_span,
+            ));
+        }
+        let letters = registry(compiled, escape::escape_markdown);
+        let subject = registry(
+            subject_template.map(|t| (SUBJECT.to_string(), t)),
+            str::to_string,
         );
 
         if !problems.is_empty() {
@@ -330,7 +338,15 @@ impl Letters {
             _ => 0..0,
         };
         let id = recipient.id.to_string();
+        if let Some(exceeded) = guard::Exceeded::of(e) {
+            return limit_problem(exceeded, &id).at(path, span).recipient(id);
+        }
         let problem = match e.reason() {
+            RenderErrorReason::CannotIncludeSelf => {
+                Problem::error(format!("the partial `{template}` includes itself"))
+                    .label("included again here")
+                    .hint("a partial cannot include itself, directly or through other partials; remove this include")
+            }
             RenderErrorReason::MissingVariable(missing) => {
                 let missing = missing.clone().unwrap_or_else(|| "a value".into());
                 Problem::error(format!("`{missing}` is missing for recipient `{id}`"))
@@ -378,69 +394,59 @@ impl Letters {
     }
 }
 
-/// The span of the `{{…}}` slot that starts at `offset`, for the caret.
-fn slot_span(text: &str, offset: usize) -> std::ops::Range<usize> {
-    let rest = &text[offset.min(text.len())..];
-    let line_end = rest.find('\n').unwrap_or(rest.len());
-    let end = rest[..line_end].find("}}").map_or(line_end, |i| {
-        i + 2 + usize::from(rest[i + 2..].starts_with('}'))
-    });
-    offset..offset + end.max(1).min(rest.len())
-}
-
-fn template_problem(path: &Path, text: &str, e: &TemplateError) -> Problem {
-    if let Some((name, at)) = unclosed_block(text) {
-        let line = crate::diagnostic::line_of(text, at);
-        return Problem::error(format!(
-            "`{{{{#{name}}}}}` opened on line {line} of {} is never closed",
-            path.display()
-        ))
-        .at(path, slot_span(text, at))
-        .label("opened here")
-        .hint(format!("add {{{{/{name}}}}} where the block should end"));
-    }
-    let span = match e.pos() {
-        Some((line, col)) => {
-            let at = offset_of(text, line, col);
-            at..(at + 1).min(text.len())
-        }
-        None => 0..0,
+/// The email subject, compiled: a value in lettermerge.toml, where its problems point.
+fn compile_subject(settings: &Settings, settings_file: &Path) -> Result<Template, Problem> {
+    let subject = &settings.email.subject;
+    let place = |problem: Problem| {
+        problem.at(
+            settings_file,
+            settings.email.subject_span.clone().unwrap_or(0..0),
+        )
     };
-    Problem::error(format!(
-        "{} is not a valid template: {}",
-        path.display(),
-        e.reason()
-    ))
-    .at(path, span)
-    .label("here")
-    .hint("check that every {{#block}} has its {{/block}} and every slot is closed with }}")
+    if let Some(deep) = instrument::nesting(subject) {
+        return Err(place(too_deep(&deep, "the email subject")));
+    }
+    Template::compile_with_name(subject, SUBJECT.to_string()).map_err(|e| {
+        place(Problem::error(format!(
+            "the email subject template is not valid: {}",
+            e.reason()
+        )))
+        .label("in this subject")
+        .hint("check the {{…}} slots in [email] subject")
+    })
 }
 
-/// The first `{{#block}}` in `text` that is never closed: its name and offset.
-fn unclosed_block(text: &str) -> Option<(String, usize)> {
-    let mut open: Vec<(String, usize)> = Vec::new();
-    let mut offset = 0;
-    while let Some(i) = text[offset..].find("{{") {
-        let at = offset + i;
-        let inner = text[at + 2..].trim_start_matches(['~', '{']);
-        let name: String = inner
-            .get(1..)
-            .unwrap_or("")
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-            .collect();
-        match inner.chars().next() {
-            Some('#') => open.push((name, at)),
-            Some('/') => {
-                if let Some(pos) = open.iter().rposition(|(n, _)| *n == name) {
-                    open.truncate(pos);
-                }
-            }
-            _ => {}
-        }
-        offset = at + 2;
+/// A strict registry of `templates`, with the guard's helpers placed in them and every helper
+/// registered; `escape` makes a value text, and what it makes counts as the letter's text.
+fn registry(
+    templates: impl IntoIterator<Item = (String, Template)>,
+    escape: fn(&str) -> String,
+) -> Handlebars<'static> {
+    let mut registry = Handlebars::new();
+    registry.set_strict_mode(true);
+    registry.register_escape_fn(move |s| {
+        guard::made(s.len());
+        escape(s)
+    });
+    helpers::register(&mut registry);
+    for (name, mut template) in templates {
+        instrument::instrument(&mut template);
+        registry.register_template(&name, template);
     }
-    open.into_iter().next()
+    registry
+}
+
+/// Compiles one template file: refused when it nests too deep, with its bare partials rewritten
+/// (see [`include`]).
+fn compile(name: &str, text: &str, path: &Path) -> Result<Template, Problem> {
+    if let Some(deep) = instrument::nesting(text) {
+        return Err(
+            too_deep(&deep, &path.display().to_string()).at(path, slot_span(text, deep.offset))
+        );
+    }
+    let rewritten = include::rewrite(text);
+    Template::compile_with_name(rewritten.as_ref(), name.to_string())
+        .map_err(|e| template_problem(path, text, &e))
 }
 
 /// `templates/letter.fr.md` → ("fr", path) for every variant beside the main template.
@@ -495,16 +501,4 @@ fn display_name(dir: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .to_string_lossy()
         .into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unclosed_blocks_are_found_with_their_place() {
-        let text = "a\n{{#if x}}\n{{#each y}}{{/each}}\n";
-        assert_eq!(unclosed_block(text), Some(("if".into(), 2)));
-        assert_eq!(unclosed_block("{{#if x}}{{/if}}"), None);
-    }
 }

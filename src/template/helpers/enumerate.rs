@@ -21,7 +21,7 @@ pub fn enumerate(
     let style = Style::parse(style).ok_or(RenderErrorReason::Other(format!(
         "enumerate style {style:?} is unknown: use \"1\", \"a\", \"A\", \"i\" or \"-\""
     )))?;
-    out.write(&style.list(&items))?;
+    super::write(out, &style.list(&items))?;
     Ok(())
 }
 

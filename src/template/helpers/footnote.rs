@@ -53,10 +53,13 @@ pub fn footnote<'reg, 'rc>(
         None => {
             let p = param(h, 0, "footnote")?;
             // Words written in the template are Markdown; a value from the data is text.
-            match (p.relative_path(), p.value().as_str()) {
+            let text = match (p.relative_path(), p.value().as_str()) {
                 (None, Some(literal)) => literal.to_string(),
                 _ => escaped_text(p.value()),
-            }
+            };
+            // A block's text was counted as it was merged; this one is made here.
+            crate::template::guard::text(text.len())?;
+            text
         }
     };
     add(one_paragraph(text), out)
@@ -69,8 +72,7 @@ pub fn add(text: String, out: &mut dyn Output) -> HelperResult {
         notes.push(text);
         notes.len()
     });
-    out.write(&format!("[^{number}]"))?;
-    Ok(())
+    super::write(out, &format!("[^{number}]"))
 }
 
 /// The text of the last note added on this thread.

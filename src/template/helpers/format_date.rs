@@ -22,6 +22,6 @@ pub fn format_date(
             "format_date needs a date like 2026-12-10, not {value:?}"
         )))
     })?;
-    out.write(&long_date(date, &language(h, ctx)))?;
+    super::write(out, &long_date(date, &language(h, ctx)))?;
     Ok(())
 }

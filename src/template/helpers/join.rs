@@ -14,6 +14,6 @@ pub fn join(
 ) -> HelperResult {
     let items = escaped_items(param(h, 0, "join")?.value());
     let conj = h.hash_get("conj").and_then(|v| v.value().as_str());
-    out.write(&locale::join(&items, &language(h, ctx), conj))?;
+    super::write(out, &locale::join(&items, &language(h, ctx), conj))?;
     Ok(())
 }

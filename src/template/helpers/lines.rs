@@ -13,6 +13,6 @@ pub fn lines(
 ) -> HelperResult {
     let items = escaped_items(param(h, 0, "lines")?.value());
     // A backslash before the newline is Markdown's hard line break.
-    out.write(&items.join("\\\n"))?;
+    super::write(out, &items.join("\\\n"))?;
     Ok(())
 }

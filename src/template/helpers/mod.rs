@@ -3,7 +3,9 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use handlebars::{Context, Handlebars, Helper, PathAndJson, RenderError, RenderErrorReason};
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, PathAndJson, RenderError, RenderErrorReason,
+};
 use serde_json::Value;
 
 use super::escape::escape_markdown;
@@ -29,6 +31,18 @@ pub fn register(registry: &mut Handlebars<'_>) {
         crate::template::include::HELPER,
         Box::new(crate::template::include::include),
     );
+    use crate::template::guard;
+    registry.register_helper(guard::STEP, Box::new(guard::step_helper));
+    registry.register_helper(guard::PARTIAL, Box::new(guard::partial_helper));
+    registry.register_helper(guard::COUNT, Box::new(guard::count_helper));
+    registry.register_helper(guard::CONTENT, Box::new(guard::content_helper));
+}
+
+/// Writes what a helper made, counted in the letter's text (see [`crate::template::guard`]).
+pub(crate) fn write(out: &mut dyn Output, text: &str) -> HelperResult {
+    crate::template::guard::text(text.len())?;
+    out.write(text)?;
+    Ok(())
 }
 
 /// The helper's `i`th parameter; a missing value is an error, as everywhere in a letter.
