@@ -447,25 +447,55 @@ pub(crate) fn suggest_timezone(text: &str) -> Option<&'static str> {
     chrono_tz::TZ_VARIANTS
         .iter()
         .map(|tz| tz.name())
-        .map(|name| (edit_distance(&wanted, &name.to_ascii_lowercase()), name))
-        .filter(|(d, _)| *d <= 3)
+        .filter_map(|name| Some((edit_distance(&wanted, &name.to_ascii_lowercase(), 3)?, name)))
         .min_by_key(|(d, _)| *d)
         .map(|(_, name)| name)
 }
 
-/// Levenshtein distance, for "did you mean" hints.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+/// The Levenshtein distance of `a` and `b` when it is at most `limit`, for "did you mean" hints.
+///
+/// Only the cells within `limit` of the diagonal are computed, and texts whose lengths differ by
+/// more than `limit` are not compared at all: a name of absurd length from a file costs next to
+/// nothing against the short names it is compared with.
+pub fn edit_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
+    // A character is 1 to 4 bytes: lengths this far apart in bytes are further apart than
+    // `limit` in characters, which is known without counting them.
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() / 4 > short.len() + limit {
+        return None;
     }
-    prev[b.len()]
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    let far = limit + 1;
+    let mut prev: Vec<usize> = (0..=b.len()).map(|j| j.min(far)).collect();
+    let mut cur = vec![far; b.len() + 1];
+    for (i, ca) in a.iter().enumerate().map(|(i, c)| (i + 1, c)) {
+        let low = i.saturating_sub(limit).max(1);
+        let high = (i + limit).min(b.len());
+        cur[0] = i.min(far);
+        if low > 1 {
+            cur[low - 1] = far;
+        }
+        for j in low..=high {
+            let cost = usize::from(*ca != b[j - 1]);
+            cur[j] = (prev[j - 1] + cost)
+                .min(prev[j] + 1)
+                .min(cur[j - 1] + 1)
+                .min(far);
+        }
+        if high < b.len() {
+            cur[high + 1] = far;
+        }
+        if cur[low - 1..=high].iter().all(|&d| d >= far) {
+            return None;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let d = prev[b.len()];
+    (d <= limit).then_some(d)
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -534,6 +564,56 @@ mod tests {
         let r = Recipient::from_raw(r, Path::new("r.csv"), &mut problems).unwrap();
         assert_eq!(r.cc.len(), 2);
         assert_eq!(r.language.tag(), "en");
+    }
+
+    /// Levenshtein distance, every cell computed: what the banded one must agree with.
+    fn naive_distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let cost = usize::from(ca != *cb);
+                cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    #[test]
+    fn bounded_edit_distance_agrees_with_the_naive_one() {
+        // Every text of up to 4 characters from a 3-letter alphabet, against each other.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .filter(|t| t.chars().count() == texts.last().map_or(0, |l| l.chars().count()))
+                .flat_map(|t| ["a", "b", "é"].map(|c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        assert_eq!(texts.len(), 1 + 3 + 9 + 27 + 81);
+        for a in &texts {
+            for b in &texts {
+                let d = naive_distance(a, b);
+                for limit in 0..=3 {
+                    let expected = (d <= limit).then_some(d);
+                    assert_eq!(edit_distance(a, b, limit), expected, "{a:?} {b:?} {limit}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn edit_distance_of_an_absurd_name_is_quick() {
+        let long = "a".repeat(1 << 20);
+        let started = std::time::Instant::now();
+        assert_eq!(edit_distance(&long, "address", 2), None);
+        assert_eq!(edit_distance(&long, &long, 2), Some(0));
+        assert_eq!(edit_distance(&long, &format!("{long}bb"), 2), Some(2));
+        assert_eq!(suggest_timezone(&long), None);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::campaign::recipient::{edit_distance, KNOWN_KEYS};
 use crate::campaign::schedule::{show_span, Schedule, Shift};
 use crate::campaign::{Campaign, Recipient, RecipientId, Recipients};
 use crate::clock::Clock;
-use crate::diagnostic::{plural, Problem};
+use crate::diagnostic::{plural, quote, Problem};
 use crate::journal::{read_status, State};
 use crate::template::Letters;
 
@@ -301,19 +301,23 @@ impl FieldUse {
         let words = template_words(letters);
         let mut problems = Vec::new();
         for (key, (count, span)) in &self.keys {
+            // A name cut short in the message cannot be copied into a template.
+            let slot = |opener: &str| match quote(key).is_cut() {
+                true => format!("{{{{{opener}recipient.…}}}}"),
+                false => format!("{{{{{opener}recipient.{key}}}}}"),
+            };
             if !words.contains(key.as_str()) {
                 // A misspelt known key is likelier than a word from the templates' prose.
                 let near = nearest(key, KNOWN_KEYS.iter().copied())
                     .or_else(|| nearest(key, words.iter().copied()));
                 let hint = match near {
-                    Some(w) => format!("did you mean `{w}`? No template reads `{key}`"),
-                    None => format!(
-                        "no template reads `{key}`: use it as {{{{recipient.{key}}}}} or remove it"
-                    ),
+                    Some(w) => format!("did you mean {}? No template reads this one", quote(w)),
+                    None => format!("no template reads it: use it as {} or remove it", slot("")),
                 };
                 problems.push(
                     Problem::warning(format!(
-                        "field `{key}` ({}) is not used by any template",
+                        "field {} ({}) is not used by any template",
+                        quote(key),
                         plural(*count, "recipient")
                     ))
                     .at(path, span.clone())
@@ -323,12 +327,14 @@ impl FieldUse {
             } else if *count < self.recipients && !guarded(letters, key) {
                 problems.push(
                     Problem::warning(format!(
-                        "field `{key}` is set for only {} of {} recipients",
-                        count, self.recipients
+                        "field {} is set for only {} of {} recipients",
+                        quote(key),
+                        count,
+                        self.recipients
                     ))
                     .at(path, span.clone())
                     .label("set here")
-                    .hint(format!("add `{key}` to the others, or make the template treat it as optional with {{{{#if recipient.{key}}}}}")),
+                    .hint(format!("add it to the others, or make the template treat it as optional with {}", slot("#if "))),
                 );
             }
         }
@@ -348,8 +354,7 @@ fn template_words(letters: &Letters) -> HashSet<&str> {
 /// The candidate closest to `key` within two edits, if any.
 fn nearest<'a>(key: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
-        .map(|w| (edit_distance(key, w), w))
-        .filter(|(d, _)| *d > 0 && *d <= 2)
+        .filter_map(|w| Some((edit_distance(key, w, 2).filter(|d| *d > 0)?, w)))
         .min()
         .map(|(_, w)| w)
 }
