@@ -10,7 +10,7 @@ use lettre::message::Mailbox;
 use lettre::Address;
 use serde_json::{Map, Value};
 
-use crate::diagnostic::Problem;
+use crate::diagnostic::{quote_value, Problem};
 
 /// A recipient's id: `[a-z0-9-]+`, unique in the campaign; it names output files and journal rows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -193,7 +193,7 @@ impl Recipient {
                         return Some(Value::String(s));
                     }
                     check.push(
-                        Problem::error(format!("{s:?} is not a paper size"))
+                        Problem::error(format!("{} is not a paper size", quote_value(&s)))
                             .at(check.file, field.span.clone())
                             .label("unknown paper")
                             .hint("write paper = \"a4\" or paper = \"us-letter\", or remove it to use [pdf] paper"),
@@ -224,7 +224,8 @@ impl Recipient {
         Some(Recipient {
             id: id?,
             email: email_address.map(|a| Mailbox::new(Some(header_safe(&name)), a)),
-            name,
+            // The addressee is shown outside the letter too (a page's title, the preview).
+            name: crate::controls::replace(&name).into_owned(),
             cc,
             bcc,
             language: language.unwrap_or_else(Language::english),
@@ -241,14 +242,21 @@ impl Recipient {
     }
 }
 
-/// Text fit for a mail header: control characters (CR, LF, tab …) become spaces.
+/// Text fit for a mail header, on one line: line breaks and tabs (CR, LF, CR LF, VT, FF, NEL,
+/// U+2028, U+2029) become spaces, every other control character and bidirectional override
+/// U+FFFD, as in the letter's text ([`crate::controls`]).
 pub fn header_safe(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    let breaks = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}');
+    if !s.chars().any(|c| breaks(c) || crate::controls::is_control(c)) {
         return s.trim().to_string();
     }
     s.replace("\r\n", " ")
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| match c {
+            c if breaks(c) => ' ',
+            c if crate::controls::is_control(c) => crate::controls::REPLACEMENT,
+            c => c,
+        })
         .collect::<String>()
         .trim()
         .to_string()
@@ -286,14 +294,21 @@ impl Checker<'_> {
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                 .collect();
+            let suggestion = suggestion.trim_matches('-');
+            let hint = match suggestion.len() {
+                0..=200 => format!("write e.g. id = \"{suggestion}\""),
+                _ => "write a shorter id: at most 200 characters, lowercase letters, digits and '-'"
+                    .into(),
+            };
+            let shown = match field.value.as_str() {
+                Some(text) => quote_value(text).to_string(),
+                None => field.value.to_string(),
+            };
             self.push(
-                Problem::error(format!("recipient id {} is not valid", field.value))
+                Problem::error(format!("recipient id {shown} is not valid"))
                     .at(self.file, field.span.clone())
                     .label("ids use only a-z, 0-9 and '-'")
-                    .hint(format!(
-                        "write e.g. id = \"{}\"",
-                        suggestion.trim_matches('-')
-                    )),
+                    .hint(hint),
             );
         }
         id
@@ -363,7 +378,7 @@ impl Checker<'_> {
             Ok(a) => Some(a),
             Err(_) => {
                 self.push(
-                    Problem::error(format!("{text:?} is not a valid email address"))
+                    Problem::error(format!("{} is not a valid email address", quote_value(text)))
                         .at(self.file, field.span.clone())
                         .label("not an email address")
                         .hint(format!(
@@ -411,7 +426,7 @@ impl Checker<'_> {
         let lang = Language::parse(text.trim());
         if lang.is_none() {
             self.push(
-                Problem::error(format!("{text:?} is not a language tag"))
+                Problem::error(format!("{} is not a language tag", quote_value(text)))
                     .at(self.file, field.span.clone())
                     .label("not a BCP 47 language tag")
                     .hint("use a tag such as \"en\", \"fr\", \"ko\", \"zh\" or \"zh-Hant\""),
@@ -430,7 +445,7 @@ impl Checker<'_> {
                         .into(),
                 };
                 self.push(
-                    Problem::error(format!("{text:?} is not a time zone"))
+                    Problem::error(format!("{} is not a time zone", quote_value(text)))
                         .at(self.file, field.span.clone())
                         .label("unknown time zone")
                         .hint(hint),
@@ -619,5 +634,14 @@ mod tests {
     #[test]
     fn header_safe_removes_line_breaks() {
         assert_eq!(header_safe("A\r\nBcc: x@y"), "A Bcc: x@y");
+        assert_eq!(header_safe(" A\rB\u{85}C\u{2028}D\tE\n"), "A B C D E");
+    }
+
+    #[test]
+    fn header_safe_replaces_controls_as_letters_do() {
+        assert_eq!(
+            header_safe("A\u{1b}]0;x\u{7}\0\u{7f}\u{9b}\u{202e}\u{2069}B"),
+            "A\u{FFFD}]0;x\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}B"
+        );
     }
 }
