@@ -29,6 +29,15 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     rewrite(text, false, |c, out| out.extend(c.escape_debug()))
 }
 
+/// JSON text with every character of the class escaped as JSON writes it (`\u202e`): the same
+/// data, safe to print. For JSON from `serde_json`, which escapes C0 controls itself and so leaves
+/// the others only inside strings, where such an escape means the character.
+pub fn escape_json(json: &str) -> Cow<'_, str> {
+    rewrite(json, false, |c, out| {
+        out.push_str(&format!("\\u{:04x}", u32::from(c)));
+    })
+}
+
 /// `text` with every character of the class but tab, line feed and the CR of a CR LF replaced
 /// by U+FFFD: for the text of letters. Borrowed when there is none.
 pub fn replace(text: &str) -> Cow<'_, str> {
@@ -160,6 +169,15 @@ mod tests {
             "a\\u{1b}]0;x\\u{7}b\\0\\r\n\t\\u{7f}\\u{9b}\\u{202e}\\u{2066}é…"
         );
         assert!(matches!(escape("plain, “quoted” — fine…"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_keeps_its_data_and_shows_no_control() {
+        let value = serde_json::json!({ "reply": "5\u{7f}0\u{9b}0 \u{202e}x\u{1b}\u{7}\r\n" });
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let escaped = escape_json(&text);
+        assert!(!escaped.chars().any(|c| is_control(c) && c != '\n'), "{escaped}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&escaped).unwrap(), value);
     }
 
     #[test]
