@@ -128,17 +128,23 @@ mod tests {
 
     /// Every character of the class, as a test sees it.
     fn class() -> impl Iterator<Item = char> {
-        (0..=0x10ffff_u32).filter_map(char::from_u32).filter(|&c| is_control(c))
+        (0..=0x10ffff_u32)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_control(c))
     }
 
     #[test]
     fn the_class_is_c0_del_c1_and_the_bidi_overrides() {
         let all: Vec<char> = class().collect();
         assert_eq!(all.len(), 32 + 1 + 32 + 5 + 4);
-        for c in ['\u{1b}', '\u{7}', '\0', '\r', '\u{7f}', '\u{9b}', '\u{202e}', '\u{2066}'] {
+        for c in [
+            '\u{1b}', '\u{7}', '\0', '\r', '\u{7f}', '\u{9b}', '\u{202e}', '\u{2066}',
+        ] {
             assert!(is_control(c), "{c:?}");
         }
-        for c in ['a', ' ', 'é', '\u{a0}', '\u{2028}', '\u{200f}', '\u{2065}', '\u{206a}'] {
+        for c in [
+            'a', ' ', 'é', '\u{a0}', '\u{2028}', '\u{200f}', '\u{2065}', '\u{206a}',
+        ] {
             assert!(!is_control(c), "{c:?}");
         }
     }
@@ -168,7 +174,10 @@ mod tests {
             escape(text),
             "a\\u{1b}]0;x\\u{7}b\\0\\r\n\t\\u{7f}\\u{9b}\\u{202e}\\u{2066}é…"
         );
-        assert!(matches!(escape("plain, “quoted” — fine…"), Cow::Borrowed(_)));
+        assert!(matches!(
+            escape("plain, “quoted” — fine…"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
@@ -176,8 +185,14 @@ mod tests {
         let value = serde_json::json!({ "reply": "5\u{7f}0\u{9b}0 \u{202e}x\u{1b}\u{7}\r\n" });
         let text = serde_json::to_string_pretty(&value).unwrap();
         let escaped = escape_json(&text);
-        assert!(!escaped.chars().any(|c| is_control(c) && c != '\n'), "{escaped}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&escaped).unwrap(), value);
+        assert!(
+            !escaped.chars().any(|c| is_control(c) && c != '\n'),
+            "{escaped}"
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&escaped).unwrap(),
+            value
+        );
     }
 
     #[test]
@@ -187,6 +202,9 @@ mod tests {
             replace("a\rb\u{1b}[2J\0\u{7f}\u{85}\u{202d}c\r"),
             "a\u{FFFD}b\u{FFFD}[2J\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}c\u{FFFD}"
         );
-        assert!(matches!(replace("« Très » — “fine” …\r\n"), Cow::Borrowed(_)));
+        assert!(matches!(
+            replace("« Très » — “fine” …\r\n"),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -246,8 +246,16 @@ impl Recipient {
 /// U+2028, U+2029) become spaces, every other control character and bidirectional override
 /// U+FFFD, as in the letter's text ([`crate::controls`]).
 pub fn header_safe(s: &str) -> String {
-    let breaks = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}');
-    if !s.chars().any(|c| breaks(c) || crate::controls::is_control(c)) {
+    let breaks = |c: char| {
+        matches!(
+            c,
+            '\t' | '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        )
+    };
+    if !s
+        .chars()
+        .any(|c| breaks(c) || crate::controls::is_control(c))
+    {
         return s.trim().to_string();
     }
     s.replace("\r\n", " ")
@@ -297,8 +305,10 @@ impl Checker<'_> {
             let suggestion = suggestion.trim_matches('-');
             let hint = match suggestion.len() {
                 0..=200 => format!("write e.g. id = \"{suggestion}\""),
-                _ => "write a shorter id: at most 200 characters, lowercase letters, digits and '-'"
-                    .into(),
+                _ => {
+                    "write a shorter id: at most 200 characters, lowercase letters, digits and '-'"
+                        .into()
+                }
             };
             let shown = match field.value.as_str() {
                 Some(text) => quote_value(text).to_string(),

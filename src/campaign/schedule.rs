@@ -226,10 +226,13 @@ impl ScheduleSettings {
             match parse_zone(zone.get_ref()) {
                 Ok(z) => settings.zone = Some(z),
                 Err(hint) => problems.push(
-                    Problem::error(format!("{} is not a time zone", quote_value(zone.get_ref())))
-                        .at(file, zone.span())
-                        .label("unknown zone")
-                        .hint(hint),
+                    Problem::error(format!(
+                        "{} is not a time zone",
+                        quote_value(zone.get_ref())
+                    ))
+                    .at(file, zone.span())
+                    .label("unknown zone")
+                    .hint(hint),
                 ),
             }
         }

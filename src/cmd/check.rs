@@ -334,7 +334,10 @@ impl FieldUse {
                     ))
                     .at(path, span.clone())
                     .label("set here")
-                    .hint(format!("add it to the others, or make the template treat it as optional with {}", slot("#if "))),
+                    .hint(format!(
+                        "add it to the others, or make the template treat it as optional with {}",
+                        slot("#if ")
+                    )),
                 );
             }
         }

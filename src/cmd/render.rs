@@ -193,9 +193,10 @@ pub fn email(
 pub fn envelope(campaign: &Campaign, date: DateTime<Utc>) -> Envelope {
     let settings = &campaign.settings;
     // The sender's name goes into a header: no line break or control character may reach it.
-    let from = settings.from.as_ref().map(|from| {
-        Mailbox::new(from.name.as_deref().map(header_safe), from.email.clone())
-    });
+    let from = settings
+        .from
+        .as_ref()
+        .map(|from| Mailbox::new(from.name.as_deref().map(header_safe), from.email.clone()));
     Envelope {
         campaign_id: settings.campaign.id.clone(),
         from,

@@ -73,7 +73,10 @@ fn cut(text: &str, limit: usize, shown: usize) -> Option<(&str, usize)> {
     if total <= limit {
         return None;
     }
-    let end = text.char_indices().nth(shown).map_or(text.len(), |(i, _)| i);
+    let end = text
+        .char_indices()
+        .nth(shown)
+        .map_or(text.len(), |(i, _)| i);
     Some((&text[..end], total))
 }
 
@@ -141,7 +144,12 @@ fn cut_word(word: &str) -> Option<String> {
         return None;
     }
     let open = |c: char| matches!(c, '`' | '"' | '\'' | '(' | '[' | '{' | '<');
-    let close = |c: char| matches!(c, '`' | '"' | '\'' | ')' | ']' | '}' | '>' | '.' | ',' | ':' | ';' | '!' | '?');
+    let close = |c: char| {
+        matches!(
+            c,
+            '`' | '"' | '\'' | ')' | ']' | '}' | '>' | '.' | ',' | ':' | ';' | '!' | '?'
+        )
+    };
     let core = word.trim_start_matches(open);
     let lead = &word[..word.len() - core.len()];
     let core = core.trim_end_matches(close);
@@ -178,7 +186,10 @@ mod tests {
 
     #[test]
     fn quoted_text_shows_controls_escaped() {
-        assert_eq!(quote("a\u{1b}]0;x\u{7}").to_string(), "`a\\u{1b}]0;x\\u{7}`");
+        assert_eq!(
+            quote("a\u{1b}]0;x\u{7}").to_string(),
+            "`a\\u{1b}]0;x\\u{7}`"
+        );
         assert_eq!(quote_value("a\u{202e}\"").to_string(), "\"a\\u{202e}\\\"\"");
     }
 

@@ -574,7 +574,10 @@ impl ProblemView {
             line: place.map(|p| p.0),
             column: place.map(|p| p.1),
             recipient: problem.recipient.clone(),
-            hint: problem.hint.as_deref().map(|h| diagnostic::shown(h).into_owned()),
+            hint: problem
+                .hint
+                .as_deref()
+                .map(|h| diagnostic::shown(h).into_owned()),
             report: reporter.render(problem),
         }
     }

@@ -142,13 +142,19 @@ mod tests {
 
     #[test]
     fn a_clean_letter_is_not_copied() {
-        let letter = merged("Dear « Ambassador » — “quoted” …\r\n\tDone &amp; &#233;\n", "S");
+        let letter = merged(
+            "Dear « Ambassador » — “quoted” …\r\n\tDone &amp; &#233;\n",
+            "S",
+        );
         assert!(matches!(cleaned(&letter), Cow::Borrowed(_)));
     }
 
     #[test]
     fn controls_become_the_replacement_character_everywhere_in_the_letter() {
-        let letter = merged("Dear A\u{1b}[2J\u{7}\0l\ri\u{7f}\u{9b}\u{202e}ce,\r\n", "S\u{2066}");
+        let letter = merged(
+            "Dear A\u{1b}[2J\u{7}\0l\ri\u{7f}\u{9b}\u{202e}ce,\r\n",
+            "S\u{2066}",
+        );
         let clean = cleaned(&letter);
         let expected = "Dear A\u{FFFD}[2J\u{FFFD}\u{FFFD}l\u{FFFD}i\u{FFFD}\u{FFFD}\u{FFFD}ce,\r\n";
         assert_eq!(clean.markdown, expected);
@@ -158,14 +164,18 @@ mod tests {
 
     #[test]
     fn references_to_controls_are_replaced_and_others_kept() {
-        let text = "a&#27;b&#x1B;c&#X202e;d&#8238;e&#9;f&#10;g&#233;h&#x20AC;i&#27j&#;&#x;&#12345678;";
+        let text =
+            "a&#27;b&#x1B;c&#X202e;d&#8238;e&#9;f&#10;g&#233;h&#x20AC;i&#27j&#;&#x;&#12345678;";
         assert_eq!(
             references(text),
             "a&#xFFFD;b&#xFFFD;c&#xFFFD;d&#xFFFD;e&#9;f&#10;g&#233;h&#x20AC;i&#27j&#;&#x;&#12345678;"
         );
         assert!(matches!(references("&#233; &amp;"), Cow::Borrowed(_)));
         // Escaped, it is text (as recipients' data is written), and stays as it is.
-        assert!(matches!(references("\\&#27; \\\\\\&#27;"), Cow::Borrowed(_)));
+        assert!(matches!(
+            references("\\&#27; \\\\\\&#27;"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(references("\\\\&#27;"), "\\\\&#xFFFD;");
     }
 }
