@@ -81,24 +81,23 @@ fn suspect(b: u8) -> bool {
 /// The byte offset and character of the first character of the class at or after `from` that is
 /// not kept. `bytes` is valid UTF-8 and `from` a character boundary.
 fn next(bytes: &[u8], from: usize, keep_crlf: bool) -> Option<(usize, char)> {
-    // Letters are long and nearly always clean: blocks of bytes are skipped while no byte in
-    // them is suspect, and only a suspect byte is looked at closely.
+    // Letters are long and nearly always clean: a block of bytes none of which is suspect is
+    // passed at once, and only the bytes of a block that has one are looked at closely (a
+    // French letter's « » and non-breaking spaces begin with 0xC2, typographic quotes with 0xE2).
     const BLOCK: usize = 32;
     let mut i = from;
-    while i + BLOCK <= bytes.len() {
-        let block = &bytes[i..i + BLOCK];
-        if block.iter().fold(false, |any, &b| any | suspect(b)) {
-            break;
-        }
-        i += BLOCK;
-    }
     while i < bytes.len() {
-        if suspect(bytes[i]) {
-            if let Some(c) = at(bytes, i, keep_crlf) {
-                return Some((i, c));
+        let end = (i + BLOCK).min(bytes.len());
+        if bytes[i..end].iter().fold(false, |any, &b| any | suspect(b)) {
+            for (k, &b) in (i..end).zip(&bytes[i..end]) {
+                if suspect(b) {
+                    if let Some(c) = at(bytes, k, keep_crlf) {
+                        return Some((k, c));
+                    }
+                }
             }
         }
-        i += 1;
+        i = end;
     }
     None
 }

@@ -197,6 +197,23 @@ fn the_page_title_and_the_subject_have_no_control() {
     assert!(from.starts_with(&format!("Ada{REPLACED}")), "{from}");
 }
 
+/// Before, Typst found no glyph for the controls and the letter had no PDF at all; U+FFFD has one.
+#[cfg(feature = "pdf")]
+#[test]
+fn pdf_letters_and_attachments_are_typeset_despite_controls() {
+    for test in [csv_campaign(), toml_campaign()] {
+        let ran = test
+            .setting("email", "attach_pdf = true")
+            .args(["render", "--format", "pdf,eml"])
+            .run();
+        assert_printable("render's stderr", &ran.stderr, &ran);
+        let pdf = ran.out_bytes("alice.pdf");
+        assert!(pdf.starts_with(b"%PDF-"), "{}", ran.report());
+        let eml = ran.out("alice.eml");
+        assert!(eml.contains("Content-Type: application/pdf"), "{eml}");
+    }
+}
+
 #[test]
 fn render_to_stdout_prints_no_control() {
     let ran = csv_campaign()
