@@ -299,6 +299,58 @@ fn check_quotes_toml_keys_values_and_template_lines_with_controls_escaped() {
 }
 
 #[test]
+fn check_warns_where_letters_will_show_the_replacement_character() {
+    let ran = csv_campaign().args(["check"]).run();
+    assert_printable("check's stderr", &ran.stderr, &ran);
+    for key in ["name", "address", "note", "letter.subject"] {
+        let expected = format!(
+            "warning: `{key}` of 1 recipient has control characters (U+001B, U+0007, U+0000, U+007F): \
+             letters show U+FFFD (\u{FFFD}) in their place"
+        );
+        assert!(
+            ran.stderr.contains(&expected),
+            "no {expected:?} in\n{}",
+            ran.stderr
+        );
+    }
+    assert!(
+        ran.stderr.contains(
+            "templates/letter.md has 7 control characters (U+0007, U+202E, U+001B, U+0000)"
+        ),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("= recipient: alice"), "{}", ran.stderr);
+    let ran = toml_campaign().args(["check"]).run();
+    assert_printable("check's stderr", &ran.stderr, &ran);
+    for place in [
+        "[letter] `subject`",
+        "[sender] `name`",
+        "`letter.subject` of 1 recipient",
+    ] {
+        let expected = format!("warning: {place} has control characters");
+        assert!(
+            ran.stderr.contains(&expected),
+            "no {expected:?} in\n{}",
+            ran.stderr
+        );
+    }
+    assert!(
+        ran.stderr.contains("`name` of 1 recipient"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_clean_campaign_has_no_such_warning() {
+    Test::root_campaign()
+        .args(["check"])
+        .stderr_lacks("control character")
+        .run();
+}
+
+#[test]
 fn a_problem_in_the_settings_is_shown_escaped() {
     let ran = Test::campaign()
         .setting("campaign", &format!("recipients = \"r{NASTY_TOML}.csv\""))

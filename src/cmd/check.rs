@@ -1,5 +1,7 @@
 //! `lettermerge check`: every problem in the campaign at once.
 
+mod hidden;
+
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -103,6 +105,7 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
         }
     };
     let mut fields = FieldUse::default();
+    let mut hidden = hidden::Hidden::default();
     let path = recipients.path.clone();
     let mut timing = Timing::new(&campaign, clock);
     loop {
@@ -112,6 +115,7 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
         }
         for item in chunk.iter().flatten() {
             fields.record(item.fields.iter().map(|f| (f.key.as_str(), &f.span)));
+            hidden.record(item);
         }
         let checked: Vec<_> = chunk
             .into_par_iter()
@@ -171,12 +175,37 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
     if let Some(letters) = &letters {
         findings.problems.extend(fields.warnings(&path, letters));
     }
+    findings.problems.extend(hidden.warnings(&path));
+    findings
+        .problems
+        .extend(hidden_in_settings(&campaign, letters.as_ref()));
     findings.problems.extend(timing.warnings(&campaign));
     if keep {
         findings.kept.campaign = Some(campaign);
         findings.kept.letters = letters;
     }
     findings
+}
+
+/// Control characters in the settings' letter slots and the templates.
+fn hidden_in_settings(campaign: &Campaign, letters: Option<&Letters>) -> Vec<Problem> {
+    let settings = &campaign.settings;
+    let file = campaign.dir.join(crate::campaign::settings::SETTINGS_FILE);
+    let subject = serde_json::Map::from_iter([(
+        "subject".to_string(),
+        serde_json::Value::String(settings.email.subject.clone()),
+    )]);
+    let tables = [
+        ("campaign", &settings.campaign.fields),
+        ("sender", &settings.sender),
+        ("letter", &settings.letter),
+        ("email", &subject),
+    ];
+    let mut problems = hidden::in_settings(&tables, &file);
+    if let Some(letters) = letters {
+        problems.extend(hidden::in_templates(letters.sources(), &file));
+    }
+    problems
 }
 
 /// What `check` notices about the schedule: recipients without a zone (errors, from
