@@ -7,11 +7,14 @@
 //! lines, servers' replies in `send` and `status`) shows them escaped as `\u{1b}`.
 
 mod common;
+#[path = "common/preview.rs"]
+mod preview;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
 use common::{header, part, Ran, Test};
+use preview::Served;
 
 /// What a terminal title change, a screen clear, a bell, a NUL, a lone CR, DEL, CSI (C1) and
 /// every bidirectional override and isolate look like in a file.
@@ -212,6 +215,56 @@ fn pdf_letters_and_attachments_are_typeset_despite_controls() {
         let eml = ran.out("alice.eml");
         assert!(eml.contains("Content-Type: application/pdf"), "{eml}");
     }
+}
+
+/// Every text in a JSON value, with its path.
+fn texts(value: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::String(s) => out.push((path, s.clone())),
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                texts(v, format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                texts(v, format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_preview_shows_letters_without_controls_and_problems_escaped() {
+    let bad = format!("bob,Bob,,\"bob{NASTY}@example.org\",n,S\n");
+    let test = csv_campaign();
+    let csv = std::fs::read_to_string(test.path().join("recipients.csv")).expect("the CSV");
+    let served = Served::start(test.file("recipients.csv", &format!("{csv}{bad}")));
+    let assert_clean = |what: &str, text: &str| {
+        let found = controls_in(text);
+        assert!(found.is_empty(), "{what} carries {found:?}: {text:?}");
+    };
+    for route in ["/api/campaign", "/api/letters/alice", "/api/letters/bob"] {
+        let mut found = Vec::new();
+        texts(&served.get(route).json(), String::new(), &mut found);
+        for (path, text) in found {
+            assert_clean(&format!("{route} {path}"), &text);
+        }
+    }
+    for route in ["/letters/alice/page", "/letters/alice/eml", "/"] {
+        assert_clean(route, &served.get(route).text());
+    }
+    let bob = served.get("/api/letters/bob").json();
+    let message = bob["problems"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("bob{NASTY_ESCAPED}@")),
+        "{message}"
+    );
+    let alice = served.get("/api/letters/alice").json();
+    let subject = alice["letter"]["subject"].as_str().unwrap_or_default();
+    assert!(subject.starts_with(&format!("S{REPLACED}")), "{subject}");
+    served.stop();
 }
 
 #[test]
