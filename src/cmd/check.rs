@@ -178,7 +178,7 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
     findings.problems.extend(hidden.warnings(&path));
     findings
         .problems
-        .extend(hidden_in_settings(&campaign, letters.as_ref()));
+        .extend(hidden_in_campaign(&campaign, letters.as_ref()));
     findings.problems.extend(timing.warnings(&campaign));
     if keep {
         findings.kept.campaign = Some(campaign);
@@ -187,8 +187,8 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
     findings
 }
 
-/// Control characters in the settings' letter slots and the templates.
-fn hidden_in_settings(campaign: &Campaign, letters: Option<&Letters>) -> Vec<Problem> {
+/// Control characters in the settings' slots and in the templates.
+fn hidden_in_campaign(campaign: &Campaign, letters: Option<&Letters>) -> Vec<Problem> {
     let settings = &campaign.settings;
     let file = campaign.dir.join(crate::campaign::settings::SETTINGS_FILE);
     let subject = serde_json::Map::from_iter([(
