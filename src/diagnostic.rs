@@ -1,5 +1,12 @@
 //! Problems found in a campaign, reported the way a person can act on them: the file, line and
 //! column with a caret under the spot, the recipient concerned, and what to do about it.
+//!
+//! Everything a problem says may quote a file, and files come from strangers: what is printed
+//! shows control characters escaped and cuts names of absurd length ([`quote`], [`shown`]), and a
+//! snippet shows a window of a long line, never the whole of it.
+
+mod excerpt;
+mod quote;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,8 +14,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
-use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term;
+
+use excerpt::{Excerpt, Source};
+pub use quote::{quote, quote_value, shown, thousands, Quoted};
 
 /// How serious a problem is: errors stop a letter, warnings only draw attention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,12 +99,13 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = shown(&self.message);
         match &self.location {
-            Some(loc) => write!(f, "{}: {}", loc.file.display(), self.message)?,
-            None => write!(f, "{}", self.message)?,
+            Some(loc) => write!(f, "{}: {message}", shown(&loc.file.display().to_string()))?,
+            None => write!(f, "{message}")?,
         }
         if let Some(id) = &self.recipient {
-            write!(f, " (recipient `{id}`)")?;
+            write!(f, " (recipient {})", quote(id))?;
         }
         Ok(())
     }
@@ -143,12 +153,22 @@ impl LineIndex {
     pub fn line(&self, offset: usize) -> usize {
         self.0.partition_point(|&start| start <= offset)
     }
+
+    /// The byte offset where a 1-based line starts (for a line past the last, the last's).
+    pub fn start(&self, line: usize) -> usize {
+        self.0[line.clamp(1, self.0.len()) - 1]
+    }
+
+    /// Where the line after `line` starts, when there is one.
+    pub fn start_of_next(&self, line: usize) -> Option<usize> {
+        self.0.get(line).copied()
+    }
 }
 
 /// Renders problems as text with source snippets, reading each file once.
 #[derive(Default)]
 pub struct Reporter {
-    files: SimpleFiles<String, String>,
+    files: Vec<Source>,
     ids: HashMap<PathBuf, usize>,
 }
 
@@ -159,65 +179,61 @@ impl Reporter {
 
     /// Makes a file's text known without reading it from disk (for text already in memory).
     pub fn add_source(&mut self, path: &Path, text: String) {
-        let id = self.files.add(path.display().to_string(), text);
-        self.ids.insert(path.to_path_buf(), id);
+        self.files.push(Source::new(text));
+        self.ids.insert(path.to_path_buf(), self.files.len() - 1);
     }
 
-    fn file_id(&mut self, path: &Path) -> Option<usize> {
-        if let Some(id) = self.ids.get(path) {
-            return Some(*id);
+    /// The text of a problem's file, read once.
+    fn source(&mut self, path: &Path) -> Option<&Source> {
+        if !self.ids.contains_key(path) {
+            let text = std::fs::read_to_string(path).ok()?;
+            self.add_source(path, text);
         }
-        let text = std::fs::read_to_string(path).ok()?;
-        self.add_source(path, text);
-        self.ids.get(path).copied()
+        self.ids.get(path).map(|&id| &self.files[id])
     }
 
     /// The 1-based line and column a problem points at, when it points inside a file.
     pub fn line_column(&mut self, problem: &Problem) -> Option<(usize, usize)> {
-        use codespan_reporting::files::Files;
         let loc = problem.location.as_ref()?;
         if loc.span.is_empty() && loc.span.start == 0 {
             return None;
         }
-        let id = self.file_id(&loc.file)?;
-        let place = self.files.location(id, loc.span.start).ok()?;
-        Some((place.line_number, place.column_number))
+        let source = self.source(&loc.file)?;
+        (loc.span.start <= source.text.len()).then(|| source.place(loc.span.start))
     }
 
-    /// The problem as the text a person reads: `error: …` then `┌─ file:line:col` and a caret.
+    /// The problem as the text a person reads: `error: …` then `┌─ file:line:col` and a caret
+    /// under a snippet of the line. Text from files is shown escaped and cut (see the module).
     pub fn render(&mut self, problem: &Problem) -> String {
         let mut diagnostic = match problem.severity {
             Severity::Error => Diagnostic::error(),
             Severity::Warning => Diagnostic::warning(),
         }
-        .with_message(&problem.message);
+        .with_message(shown(&problem.message));
         let mut notes = Vec::new();
         if let Some(id) = &problem.recipient {
-            notes.push(format!("recipient: {id}"));
+            notes.push(format!("recipient: {}", shown(id)));
         }
         if let Some(hint) = &problem.hint {
-            notes.push(format!("hint: {hint}"));
+            notes.push(format!("hint: {}", shown(hint)));
         }
-        let mut file_only = None;
+        let mut excerpt = Excerpt::none();
         if let Some(loc) = &problem.location {
-            match self.file_id(&loc.file) {
-                Some(id) if !(loc.span.is_empty() && loc.span.start == 0) => {
-                    let text = self.files.get(id).map(|f| f.source().len()).unwrap_or(0);
-                    let start = loc.span.start.min(text);
-                    let end = loc.span.end.clamp(start, text);
-                    let label = Label::primary(id, start..end)
-                        .with_message(problem.label.clone().unwrap_or_default());
+            let name = loc.file.display().to_string();
+            match self.source(&loc.file) {
+                Some(source) if !(loc.span.is_empty() && loc.span.start == 0) => {
+                    let (shown_lines, span) = Excerpt::of(&name, source, loc.span.clone());
+                    excerpt = shown_lines;
+                    let label = Label::primary((), span)
+                        .with_message(shown(problem.label.as_deref().unwrap_or_default()));
                     diagnostic = diagnostic.with_labels(vec![label]);
                 }
-                _ => file_only = Some(loc.file.display().to_string()),
+                _ => notes.insert(0, format!("in {}", shown(&name))),
             }
-        }
-        if let Some(file) = file_only {
-            notes.insert(0, format!("in {file}"));
         }
         let diagnostic = diagnostic.with_notes(notes);
         let config = term::Config::default();
-        term::emit_into_string(&config, &self.files, &diagnostic)
+        term::emit_into_string(&config, &excerpt, &diagnostic)
             .unwrap_or_else(|_| format!("{problem}\n"))
     }
 }

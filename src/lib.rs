@@ -23,6 +23,7 @@ pub mod campaign;
 pub mod clock;
 pub mod cmd;
 pub mod console;
+pub mod controls;
 pub mod diagnostic;
 pub mod interrupt;
 pub mod journal;

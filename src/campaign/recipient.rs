@@ -10,7 +10,7 @@ use lettre::message::Mailbox;
 use lettre::Address;
 use serde_json::{Map, Value};
 
-use crate::diagnostic::Problem;
+use crate::diagnostic::{quote_value, Problem};
 
 /// A recipient's id: `[a-z0-9-]+`, unique in the campaign; it names output files and journal rows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -193,7 +193,7 @@ impl Recipient {
                         return Some(Value::String(s));
                     }
                     check.push(
-                        Problem::error(format!("{s:?} is not a paper size"))
+                        Problem::error(format!("{} is not a paper size", quote_value(&s)))
                             .at(check.file, field.span.clone())
                             .label("unknown paper")
                             .hint("write paper = \"a4\" or paper = \"us-letter\", or remove it to use [pdf] paper"),
@@ -224,7 +224,8 @@ impl Recipient {
         Some(Recipient {
             id: id?,
             email: email_address.map(|a| Mailbox::new(Some(header_safe(&name)), a)),
-            name,
+            // The addressee is shown outside the letter too (a page's title, the preview).
+            name: crate::controls::replace(&name).into_owned(),
             cc,
             bcc,
             language: language.unwrap_or_else(Language::english),
@@ -241,14 +242,29 @@ impl Recipient {
     }
 }
 
-/// Text fit for a mail header: control characters (CR, LF, tab …) become spaces.
+/// Text fit for a mail header, on one line: line breaks and tabs (CR, LF, CR LF, VT, FF, NEL,
+/// U+2028, U+2029) become spaces, every other control character and bidirectional override
+/// U+FFFD, as in the letter's text ([`crate::controls`]).
 pub fn header_safe(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    let breaks = |c: char| {
+        matches!(
+            c,
+            '\t' | '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        )
+    };
+    if !s
+        .chars()
+        .any(|c| breaks(c) || crate::controls::is_control(c))
+    {
         return s.trim().to_string();
     }
     s.replace("\r\n", " ")
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| match c {
+            c if breaks(c) => ' ',
+            c if crate::controls::is_control(c) => crate::controls::REPLACEMENT,
+            c => c,
+        })
         .collect::<String>()
         .trim()
         .to_string()
@@ -286,14 +302,23 @@ impl Checker<'_> {
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
                 .collect();
+            let suggestion = suggestion.trim_matches('-');
+            let hint = match suggestion.len() {
+                0..=200 => format!("write e.g. id = \"{suggestion}\""),
+                _ => {
+                    "write a shorter id: at most 200 characters, lowercase letters, digits and '-'"
+                        .into()
+                }
+            };
+            let shown = match field.value.as_str() {
+                Some(text) => quote_value(text).to_string(),
+                None => field.value.to_string(),
+            };
             self.push(
-                Problem::error(format!("recipient id {} is not valid", field.value))
+                Problem::error(format!("recipient id {shown} is not valid"))
                     .at(self.file, field.span.clone())
                     .label("ids use only a-z, 0-9 and '-'")
-                    .hint(format!(
-                        "write e.g. id = \"{}\"",
-                        suggestion.trim_matches('-')
-                    )),
+                    .hint(hint),
             );
         }
         id
@@ -363,7 +388,7 @@ impl Checker<'_> {
             Ok(a) => Some(a),
             Err(_) => {
                 self.push(
-                    Problem::error(format!("{text:?} is not a valid email address"))
+                    Problem::error(format!("{} is not a valid email address", quote_value(text)))
                         .at(self.file, field.span.clone())
                         .label("not an email address")
                         .hint(format!(
@@ -411,7 +436,7 @@ impl Checker<'_> {
         let lang = Language::parse(text.trim());
         if lang.is_none() {
             self.push(
-                Problem::error(format!("{text:?} is not a language tag"))
+                Problem::error(format!("{} is not a language tag", quote_value(text)))
                     .at(self.file, field.span.clone())
                     .label("not a BCP 47 language tag")
                     .hint("use a tag such as \"en\", \"fr\", \"ko\", \"zh\" or \"zh-Hant\""),
@@ -430,7 +455,7 @@ impl Checker<'_> {
                         .into(),
                 };
                 self.push(
-                    Problem::error(format!("{text:?} is not a time zone"))
+                    Problem::error(format!("{} is not a time zone", quote_value(text)))
                         .at(self.file, field.span.clone())
                         .label("unknown time zone")
                         .hint(hint),
@@ -447,25 +472,55 @@ pub(crate) fn suggest_timezone(text: &str) -> Option<&'static str> {
     chrono_tz::TZ_VARIANTS
         .iter()
         .map(|tz| tz.name())
-        .map(|name| (edit_distance(&wanted, &name.to_ascii_lowercase()), name))
-        .filter(|(d, _)| *d <= 3)
+        .filter_map(|name| Some((edit_distance(&wanted, &name.to_ascii_lowercase(), 3)?, name)))
         .min_by_key(|(d, _)| *d)
         .map(|(_, name)| name)
 }
 
-/// Levenshtein distance, for "did you mean" hints.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+/// The Levenshtein distance of `a` and `b` when it is at most `limit`, for "did you mean" hints.
+///
+/// Only the cells within `limit` of the diagonal are computed, and texts whose lengths differ by
+/// more than `limit` are not compared at all: a name of absurd length from a file costs next to
+/// nothing against the short names it is compared with.
+pub fn edit_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
+    // A character is 1 to 4 bytes: lengths this far apart in bytes are further apart than
+    // `limit` in characters, which is known without counting them.
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() / 4 > short.len() + limit {
+        return None;
     }
-    prev[b.len()]
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    let far = limit + 1;
+    let mut prev: Vec<usize> = (0..=b.len()).map(|j| j.min(far)).collect();
+    let mut cur = vec![far; b.len() + 1];
+    for (i, ca) in a.iter().enumerate().map(|(i, c)| (i + 1, c)) {
+        let low = i.saturating_sub(limit).max(1);
+        let high = (i + limit).min(b.len());
+        cur[0] = i.min(far);
+        if low > 1 {
+            cur[low - 1] = far;
+        }
+        for j in low..=high {
+            let cost = usize::from(*ca != b[j - 1]);
+            cur[j] = (prev[j - 1] + cost)
+                .min(prev[j] + 1)
+                .min(cur[j - 1] + 1)
+                .min(far);
+        }
+        if high < b.len() {
+            cur[high + 1] = far;
+        }
+        if cur[low - 1..=high].iter().all(|&d| d >= far) {
+            return None;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let d = prev[b.len()];
+    (d <= limit).then_some(d)
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -536,8 +591,67 @@ mod tests {
         assert_eq!(r.language.tag(), "en");
     }
 
+    /// Levenshtein distance, every cell computed: what the banded one must agree with.
+    fn naive_distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let cost = usize::from(ca != *cb);
+                cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    #[test]
+    fn bounded_edit_distance_agrees_with_the_naive_one() {
+        // Every text of up to 4 characters from a 3-letter alphabet, against each other.
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .filter(|t| t.chars().count() == texts.last().map_or(0, |l| l.chars().count()))
+                .flat_map(|t| ["a", "b", "é"].map(|c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        assert_eq!(texts.len(), 1 + 3 + 9 + 27 + 81);
+        for a in &texts {
+            for b in &texts {
+                let d = naive_distance(a, b);
+                for limit in 0..=3 {
+                    let expected = (d <= limit).then_some(d);
+                    assert_eq!(edit_distance(a, b, limit), expected, "{a:?} {b:?} {limit}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn edit_distance_of_an_absurd_name_is_quick() {
+        let long = "a".repeat(1 << 20);
+        let started = std::time::Instant::now();
+        assert_eq!(edit_distance(&long, "address", 2), None);
+        assert_eq!(edit_distance(&long, &long, 2), Some(0));
+        assert_eq!(edit_distance(&long, &format!("{long}bb"), 2), Some(2));
+        assert_eq!(suggest_timezone(&long), None);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
+    }
+
     #[test]
     fn header_safe_removes_line_breaks() {
         assert_eq!(header_safe("A\r\nBcc: x@y"), "A Bcc: x@y");
+        assert_eq!(header_safe(" A\rB\u{85}C\u{2028}D\tE\n"), "A B C D E");
+    }
+
+    #[test]
+    fn header_safe_replaces_controls_as_letters_do() {
+        assert_eq!(
+            header_safe("A\u{1b}]0;x\u{7}\0\u{7f}\u{9b}\u{202e}\u{2069}B"),
+            "A\u{FFFD}]0;x\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}B"
+        );
     }
 }

@@ -21,7 +21,7 @@ use toml::Spanned;
 
 use super::recipient::{suggest_timezone, Recipient};
 use super::settings::Settings;
-use crate::diagnostic::Problem;
+use crate::diagnostic::{quote_value, Problem};
 
 /// How late a letter may still go out unasked when its due time has passed.
 pub const DEFAULT_GRACE: Duration = Duration::hours(12);
@@ -226,10 +226,13 @@ impl ScheduleSettings {
             match parse_zone(zone.get_ref()) {
                 Ok(z) => settings.zone = Some(z),
                 Err(hint) => problems.push(
-                    Problem::error(format!("{:?} is not a time zone", zone.get_ref()))
-                        .at(file, zone.span())
-                        .label("unknown zone")
-                        .hint(hint),
+                    Problem::error(format!(
+                        "{} is not a time zone",
+                        quote_value(zone.get_ref())
+                    ))
+                    .at(file, zone.span())
+                    .label("unknown zone")
+                    .hint(hint),
                 ),
             }
         }
@@ -287,7 +290,8 @@ pub fn parse_at(text: &str) -> Result<At, String> {
         }
     }
     Err(format!(
-        "{text:?} is not a date and time like 2026-12-10T09:00"
+        "{} is not a date and time like 2026-12-10T09:00",
+        quote_value(&text)
     ))
 }
 

@@ -1,5 +1,7 @@
 //! `lettermerge check`: every problem in the campaign at once.
 
+mod hidden;
+
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use crate::campaign::recipient::{edit_distance, KNOWN_KEYS};
 use crate::campaign::schedule::{show_span, Schedule, Shift};
 use crate::campaign::{Campaign, Recipient, RecipientId, Recipients};
 use crate::clock::Clock;
-use crate::diagnostic::{plural, Problem};
+use crate::diagnostic::{plural, quote, Problem};
 use crate::journal::{read_status, State};
 use crate::template::Letters;
 
@@ -103,6 +105,7 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
         }
     };
     let mut fields = FieldUse::default();
+    let mut hidden = hidden::Hidden::default();
     let path = recipients.path.clone();
     let mut timing = Timing::new(&campaign, clock);
     let envelope = crate::cmd::render::envelope(&campaign, clock.now());
@@ -113,6 +116,7 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
         }
         for item in chunk.iter().flatten() {
             fields.record(item.fields.iter().map(|f| (f.key.as_str(), &f.span)));
+            hidden.record(item);
         }
         let checked: Vec<_> = chunk
             .into_par_iter()
@@ -176,12 +180,37 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
     if let Some(letters) = &letters {
         findings.problems.extend(fields.warnings(&path, letters));
     }
+    findings.problems.extend(hidden.warnings(&path));
+    findings
+        .problems
+        .extend(hidden_in_campaign(&campaign, letters.as_ref()));
     findings.problems.extend(timing.warnings(&campaign));
     if keep {
         findings.kept.campaign = Some(campaign);
         findings.kept.letters = letters;
     }
     findings
+}
+
+/// Control characters in the settings' slots and in the templates.
+fn hidden_in_campaign(campaign: &Campaign, letters: Option<&Letters>) -> Vec<Problem> {
+    let settings = &campaign.settings;
+    let file = campaign.dir.join(crate::campaign::settings::SETTINGS_FILE);
+    let subject = serde_json::Map::from_iter([(
+        "subject".to_string(),
+        serde_json::Value::String(settings.email.subject.clone()),
+    )]);
+    let tables = [
+        ("campaign", &settings.campaign.fields),
+        ("sender", &settings.sender),
+        ("letter", &settings.letter),
+        ("email", &subject),
+    ];
+    let mut problems = hidden::in_settings(&tables, &file);
+    if let Some(letters) = letters {
+        problems.extend(hidden::in_templates(letters.sources(), &file));
+    }
+    problems
 }
 
 /// What `check` notices about the schedule: recipients without a zone (errors, from
@@ -306,19 +335,23 @@ impl FieldUse {
         let words = template_words(letters);
         let mut problems = Vec::new();
         for (key, (count, span)) in &self.keys {
+            // A name cut short in the message cannot be copied into a template.
+            let slot = |opener: &str| match quote(key).is_cut() {
+                true => format!("{{{{{opener}recipient.…}}}}"),
+                false => format!("{{{{{opener}recipient.{key}}}}}"),
+            };
             if !words.contains(key.as_str()) {
                 // A misspelt known key is likelier than a word from the templates' prose.
                 let near = nearest(key, KNOWN_KEYS.iter().copied())
                     .or_else(|| nearest(key, words.iter().copied()));
                 let hint = match near {
-                    Some(w) => format!("did you mean `{w}`? No template reads `{key}`"),
-                    None => format!(
-                        "no template reads `{key}`: use it as {{{{recipient.{key}}}}} or remove it"
-                    ),
+                    Some(w) => format!("did you mean {}? No template reads this one", quote(w)),
+                    None => format!("no template reads it: use it as {} or remove it", slot("")),
                 };
                 problems.push(
                     Problem::warning(format!(
-                        "field `{key}` ({}) is not used by any template",
+                        "field {} ({}) is not used by any template",
+                        quote(key),
                         plural(*count, "recipient")
                     ))
                     .at(path, span.clone())
@@ -328,12 +361,17 @@ impl FieldUse {
             } else if *count < self.recipients && !guarded(letters, key) {
                 problems.push(
                     Problem::warning(format!(
-                        "field `{key}` is set for only {} of {} recipients",
-                        count, self.recipients
+                        "field {} is set for only {} of {} recipients",
+                        quote(key),
+                        count,
+                        self.recipients
                     ))
                     .at(path, span.clone())
                     .label("set here")
-                    .hint(format!("add `{key}` to the others, or make the template treat it as optional with {{{{#if recipient.{key}}}}}")),
+                    .hint(format!(
+                        "add it to the others, or make the template treat it as optional with {}",
+                        slot("#if ")
+                    )),
                 );
             }
         }
@@ -353,8 +391,7 @@ fn template_words(letters: &Letters) -> HashSet<&str> {
 /// The candidate closest to `key` within two edits, if any.
 fn nearest<'a>(key: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
-        .map(|w| (edit_distance(key, w), w))
-        .filter(|(d, _)| *d > 0 && *d <= 2)
+        .filter_map(|w| Some((edit_distance(key, w, 2).filter(|d| *d > 0)?, w)))
         .min()
         .map(|(_, w)| w)
 }

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
+use lettre::message::Mailbox;
 
 use super::Output;
+use crate::campaign::recipient::header_safe;
 use crate::campaign::Campaign;
 use crate::clock::Clock;
 use crate::diagnostic::{first_of, plural, Problem};
+use crate::render::clean::Clean;
 use crate::render::eml::Envelope;
 use crate::render::job::{Destination, Job};
 use crate::render::{Email, Format, Html, Markdown, PlainText, Renderer};
@@ -131,17 +134,18 @@ fn renderers<'a>(
     formats
         .into_iter()
         .map(|f| -> Result<Box<dyn Renderer>, Problem> {
+            // Every format is handed the letter without control characters.
             Ok(match f {
-                Format::Md => Box::new(Markdown),
-                Format::Txt => Box::new(PlainText),
-                Format::Html => Box::new(Html),
-                Format::Pdf => Box::new(shared.clone().ok_or_else(no_pdf)?),
+                Format::Md => Box::new(Clean(Markdown)),
+                Format::Txt => Box::new(Clean(PlainText)),
+                Format::Html => Box::new(Clean(Html)),
+                Format::Pdf => Box::new(Clean(shared.clone().ok_or_else(no_pdf)?)),
                 // A renderer that collects letters.pdf must not also make the attachments.
-                Format::Eml => Box::new(email(
+                Format::Eml => Box::new(Clean(email(
                     campaign,
                     clock.started(),
                     shared.as_ref().filter(|_| !combined),
-                )?),
+                )?)),
             })
         })
         .collect()
@@ -188,9 +192,14 @@ pub fn email(
 /// What every email of the campaign shares, dated `date`.
 pub fn envelope(campaign: &Campaign, date: DateTime<Utc>) -> Envelope {
     let settings = &campaign.settings;
+    // The sender's name goes into a header: no line break or control character may reach it.
+    let from = settings
+        .from
+        .as_ref()
+        .map(|from| Mailbox::new(from.name.as_deref().map(header_safe), from.email.clone()));
     Envelope {
         campaign_id: settings.campaign.id.clone(),
-        from: settings.from.clone(),
+        from,
         date: date.into(),
         settings_file: campaign.dir.join(crate::campaign::settings::SETTINGS_FILE),
     }

@@ -105,10 +105,9 @@ fn print_json(rows: &[Row]) {
             })
         })
         .collect();
-    crate::console::data(format_args!(
-        "{}",
-        serde_json::to_string_pretty(&rows).unwrap_or_default()
-    ));
+    let json = serde_json::to_string_pretty(&rows).unwrap_or_default();
+    // A server's reply may hold any character: escaped the JSON way, it stays the same data.
+    crate::console::data(format_args!("{}", crate::controls::escape_json(&json)));
 }
 
 fn print_table(rows: &[Row], out: &Output) {

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::campaign::{Campaign, Recipient};
 use crate::clock::Clock;
 use crate::cmd::check::{inspect, Entry};
-use crate::diagnostic::{LineIndex, Problem, Reporter, Severity};
+use crate::diagnostic::{self, LineIndex, Problem, Reporter, Severity};
 use crate::render::{Email, Renderer};
 use crate::template::{Letter, Letters};
 
@@ -289,7 +289,9 @@ impl Snapshot {
             .letters
             .as_ref()
             .ok_or("the templates have errors (listed at the top of the page)")?;
-        letters.render(recipient).map_err(|p| p.to_string())
+        let mut letter = letters.render(recipient).map_err(|p| p.to_string())?;
+        crate::render::clean::letter(&mut letter);
+        Ok(letter)
     }
 
     /// `/api/letters/{key}`: the entry's letter, email and problems; `None` for an unknown key.
@@ -553,7 +555,7 @@ fn shown(path: &Path, dir: &Path) -> String {
 
 fn problem_text(problem: &Problem) -> String {
     match &problem.hint {
-        Some(hint) => format!("{problem}\nhint: {hint}"),
+        Some(hint) => format!("{problem}\nhint: {}", diagnostic::shown(hint)),
         None => problem.to_string(),
     }
 }
@@ -566,12 +568,16 @@ impl ProblemView {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             },
-            message: problem.message.clone(),
+            // As the terminal shows them: escaped and cut (see `diagnostic`).
+            message: diagnostic::shown(&problem.message).into_owned(),
             file: problem.location.as_ref().map(|l| shown(&l.file, dir)),
             line: place.map(|p| p.0),
             column: place.map(|p| p.1),
             recipient: problem.recipient.clone(),
-            hint: problem.hint.clone(),
+            hint: problem
+                .hint
+                .as_deref()
+                .map(|h| diagnostic::shown(h).into_owned()),
             report: reporter.render(problem),
         }
     }

@@ -140,7 +140,8 @@ fn build(
         Some(schedule) => Some(schedule.due(recipient, path)?),
         None => None,
     };
-    let letter = letters.render(recipient)?;
+    let mut letter = letters.render(recipient)?;
+    crate::render::clean::letter(&mut letter);
     let addressed = email
         .envelope
         .addressing(recipient, &letter.subject)?

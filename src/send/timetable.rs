@@ -162,7 +162,8 @@ pub fn wait_until(t: DateTime<Utc>, clock: &Clock, what: &str) -> bool {
             return false;
         }
         bar.set_message(format!(
-            "{what} in {} (Ctrl-C stops; run again to go on)",
+            "{} in {} (Ctrl-C stops; run again to go on)",
+            crate::controls::escape(what),
             countdown(left)
         ));
         bar.tick();
