@@ -167,7 +167,8 @@ impl Reporter {
         if let Some(id) = self.ids.get(path) {
             return Some(*id);
         }
-        let text = std::fs::read_to_string(path).ok()?;
+        // Only what the campaign would read itself: never a pipe or a device.
+        let text = crate::input::read_text(path, crate::input::RECIPIENTS_LIMIT).ok()?;
         self.add_source(path, text);
         self.ids.get(path).copied()
     }

@@ -148,7 +148,7 @@ impl Recipients {
     /// Admits a checked recipient unless its id was already used.
     pub fn admit(&mut self, recipient: &Recipient) -> Result<(), Problem> {
         if let Some(first) = self.seen.get(&recipient.id) {
-            let line = std::fs::read_to_string(&self.path)
+            let line = crate::input::read_text(&self.path, crate::input::RECIPIENTS_LIMIT)
                 .map(|t| crate::diagnostic::line_of(&t, first.start))
                 .unwrap_or(0);
             return Err(Problem::error(format!(

@@ -139,16 +139,16 @@ impl Settings {
         scheduled: Option<NaiveDate>,
     ) -> Result<Settings, Vec<Problem>> {
         let path = dir.join(SETTINGS_FILE);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::input::read_text(&path, crate::input::SETTINGS_LIMIT) {
             Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) if e.is_not_found() => None,
             Err(e) => {
                 return Err(vec![Problem::error(format!(
                     "cannot read {}: {e}",
                     path.display()
                 ))
                 .in_file(&path)
-                .hint("check the file's permissions")])
+                .hint(e.hint().unwrap_or("check the file's permissions"))])
             }
         };
         let raw: RawSettings = match &text {

@@ -6,7 +6,6 @@
 //! at a time. A campaign of any size fits in little more memory than its text.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::BufReader;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -17,6 +16,7 @@ use toml::de::{DeTable, DeValue};
 use super::recipient::{RawField, RawRecipient};
 use super::settings::toml_problem;
 use crate::diagnostic::Problem;
+use crate::input::{self, ReadError};
 
 /// Raw recipients in file order, or the problem that stopped reading.
 pub type RawItem = Result<RawRecipient, Problem>;
@@ -33,14 +33,15 @@ pub fn open(path: &Path) -> Result<Source, Problem> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if is_csv {
-        let file = File::open(path).map_err(|e| cannot_read(path, &e))?;
+        let file = input::open(path, input::RECIPIENTS_LIMIT).map_err(|e| cannot_read(path, &e))?;
         let rows = CsvRows::new(path, BufReader::with_capacity(1 << 16, file));
         return Ok(Source {
             items: Box::new(rows),
             count: None,
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| cannot_read(path, &e))?;
+    let text =
+        input::read_text(path, input::RECIPIENTS_LIMIT).map_err(|e| cannot_read(path, &e))?;
     let text = match TomlPieces::new(path, text) {
         Ok(pieces) => {
             let count = pieces.count;
@@ -58,11 +59,14 @@ pub fn open(path: &Path) -> Result<Source, Problem> {
     })
 }
 
-fn cannot_read(path: &Path, e: &std::io::Error) -> Problem {
-    let hint = if e.kind() == std::io::ErrorKind::NotFound {
-        "create it (see the README), or set `recipients` in [campaign] of lettermerge.toml"
-    } else {
-        "check that the file is readable"
+fn cannot_read(path: &Path, e: &ReadError) -> Problem {
+    let hint = match e.hint() {
+        _ if e.is_not_found() => {
+            "create it (see the README), or set `recipients` in [campaign] of lettermerge.toml"
+                .into()
+        }
+        Some(hint) => format!("{hint}; `recipients` in [campaign] of lettermerge.toml names it"),
+        None => "check that the file is readable".into(),
     };
     Problem::error(format!("cannot read {}: {e}", path.display())).hint(hint)
 }
@@ -373,6 +377,17 @@ impl<R: std::io::Read> CsvRows<R> {
     }
 
     fn csv_problem(&mut self, e: &csv::Error) -> Problem {
+        if let csv::ErrorKind::Io(io) = e.kind() {
+            // A file that grew past the limit while it was read, or a disk that failed.
+            return Problem::error(format!("cannot read {}: {io}", self.path.display()))
+                .in_file(&self.path)
+                .hint(
+                    io.get_ref()
+                        .and_then(|inner| inner.downcast_ref::<ReadError>())
+                        .and_then(ReadError::hint)
+                        .unwrap_or("check that the file is readable"),
+                );
+        }
         let at = self.row_start(e.position());
         let message = match e.kind() {
             csv::ErrorKind::UnequalLengths {

@@ -75,7 +75,7 @@ impl Letters {
         let mut problems = Vec::new();
         let mut files = HashMap::new();
 
-        if !main_path.is_file() {
+        if !main_path.exists() {
             return Err(vec![Problem::error(format!(
                 "the letter template {} does not exist",
                 main_path.display()
@@ -86,13 +86,13 @@ impl Letters {
         }
         let main = display_name(dir, &main_path);
         let mut load = |name: &str, path: &Path, partial: bool| {
-            let text = match std::fs::read_to_string(path) {
+            let text = match crate::input::read_text(path, crate::input::TEMPLATE_LIMIT) {
                 Ok(text) => text,
                 Err(e) => {
                     problems.push(
                         Problem::error(format!("cannot read {}: {e}", path.display()))
                             .in_file(path)
-                            .hint("check that the file is readable UTF-8 text"),
+                            .hint(e.hint().unwrap_or("check that the file is readable")),
                     );
                     return;
                 }
@@ -469,11 +469,12 @@ fn language_variants(main: &Path) -> Vec<(String, PathBuf)> {
     found
 }
 
-/// Partials: every file in `templates/partials/`, named by its stem.
+/// Partials: every file in `templates/partials/`, named by its stem (one that is not a regular
+/// file is an error when it is read, not a partial that silently does not exist).
 fn partials(dir: &Path) -> Vec<(String, PathBuf)> {
     read_dir_sorted(dir)
         .into_iter()
-        .filter(|p| p.is_file())
+        .filter(|p| !p.is_dir())
         .filter_map(|p| {
             let stem = p.file_stem()?.to_str()?.to_string();
             (!stem.starts_with('.')).then_some((stem, p))

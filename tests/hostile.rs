@@ -1,0 +1,153 @@
+//! Careless and hostile campaign files: what a folder shared by many hands, and a spreadsheet
+//! from strangers, may hold. Each test is one class of trouble, tried in every file it can reach.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Ran, Test};
+
+/// Long enough for a debug build on a busy machine; a run that blocks on a pipe never ends.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs `args` and gives up on it after [`PATIENCE`]: a run that hangs fails the test.
+fn run_within(test: Test, args: &[&str]) -> Ran {
+    let ran = test
+        .args(args.iter().copied())
+        .spawn()
+        .finish_within(PATIENCE);
+    assert!(
+        ran.status.is_some(),
+        "still running after {PATIENCE:?}\n{}",
+        ran.report()
+    );
+    assert!(!ran.stderr.contains("panicked"), "{}", ran.report());
+    ran
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that are not regular files, or far too large (issue 22, item 11)
+// ---------------------------------------------------------------------------------------------
+
+/// What a campaign file can be made into instead of a regular file.
+#[derive(Debug, Clone, Copy)]
+enum Odd {
+    Fifo,
+    /// A link to `/dev/zero`, which never ends.
+    DevZero,
+    Folder,
+    /// A regular file over the limit (sparse: it takes no room on the disk).
+    Huge(u64),
+}
+
+impl Odd {
+    fn make(self, path: &Path) {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        let _ = std::fs::remove_file(path);
+        match self {
+            Odd::Fifo => {
+                rustix::fs::mkfifoat(rustix::fs::CWD, path, rustix::fs::Mode::RUSR).unwrap()
+            }
+            Odd::DevZero => std::os::unix::fs::symlink("/dev/zero", path).unwrap(),
+            Odd::Folder => std::fs::create_dir(path).unwrap(),
+            Odd::Huge(size) => std::fs::File::create(path).unwrap().set_len(size).unwrap(),
+        }
+    }
+
+    /// What the error says about it.
+    fn says(self) -> &'static str {
+        match self {
+            Odd::Fifo => "it is a named pipe (FIFO), not a regular file",
+            Odd::DevZero => "it is a device, not a regular file",
+            Odd::Folder => "it is a folder, not a regular file",
+            Odd::Huge(_) => "larger than",
+        }
+    }
+}
+
+/// Every file the campaign reads, with the size over its limit.
+const FILES: &[(&str, u64)] = &[
+    ("lettermerge.toml", 5 << 20),
+    ("recipients.toml", 65 << 20),
+    ("recipients.csv", 65 << 20),
+    ("templates/letter.md", 5 << 20),
+    ("templates/letter.fr.md", 5 << 20),
+    ("templates/partials/address.md", 5 << 20),
+];
+
+#[test]
+fn no_campaign_file_is_read_unless_it_is_a_regular_file_within_its_limit() {
+    for &(file, huge) in FILES {
+        for odd in [Odd::Fifo, Odd::DevZero, Odd::Folder, Odd::Huge(huge)] {
+            if file.contains("partials/") && matches!(odd, Odd::Folder) {
+                // A folder among the partials is not a partial, and is passed over.
+                continue;
+            }
+            // The settings are written when the first command runs: an odd one is made by hand.
+            let test = match file {
+                "lettermerge.toml" => Test::campaign().toml(""),
+                "recipients.csv" => {
+                    Test::campaign().setting("campaign", "recipients = \"recipients.csv\"")
+                }
+                _ => Test::campaign(),
+            };
+            odd.make(&test.path().join(file));
+            let mut test = test;
+            for args in [&["check"][..], &["render"]] {
+                let ran = run_within(test, args);
+                let what = format!("{file} as {odd:?}, {args:?}");
+                assert_eq!(ran.status, Some(1), "{what}\n{}", ran.report());
+                assert!(
+                    ran.stderr.contains(file),
+                    "{what}: names the file\n{}",
+                    ran.report()
+                );
+                assert!(ran.stderr.contains(odd.says()), "{what}\n{}", ran.report());
+                assert!(ran.stderr.contains("hint:"), "{what}\n{}", ran.report());
+                test = ran.again();
+            }
+        }
+    }
+}
+
+#[test]
+fn links_to_regular_files_are_read_as_those_files() {
+    let test = Test::campaign()
+        .file("shared/people.toml", common::RECIPIENTS)
+        .file("shared/letter.md", common::TEMPLATE)
+        .remove("recipients.toml")
+        .remove("templates/letter.md");
+    let dir = test.path();
+    std::os::unix::fs::symlink("shared/people.toml", dir.join("recipients.toml")).unwrap();
+    std::os::unix::fs::symlink("../shared/letter.md", dir.join("templates/letter.md")).unwrap();
+    let ran = test
+        .args(["render", "--format", "md"])
+        .run()
+        .again()
+        .args(["check"])
+        .stderr_has("checked 2 recipients")
+        .stderr_has("0 errors")
+        .run();
+    assert!(ran.out("alice.md").contains("Dear Alice Ambassador,"));
+}
+
+#[test]
+fn the_preview_reads_no_pipe_either() {
+    let test = Test::campaign().file("lettermerge.toml", "");
+    Odd::Fifo.make(&test.path().join("recipients.toml"));
+    let dir = test.path();
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let now = chrono::DateTime::parse_from_rfc3339(common::NOW).unwrap();
+        let clock = lettermerge::clock::Clock::fixed(now);
+        let _ = done.send(lettermerge::preview::Snapshot::load(&dir, &clock, 1));
+    });
+    assert!(
+        wait.recv_timeout(PATIENCE).is_ok(),
+        "the preview's reading of the campaign still blocks after {PATIENCE:?}"
+    );
+    drop(test);
+}
