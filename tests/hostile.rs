@@ -151,3 +151,121 @@ fn the_preview_reads_no_pipe_either() {
     );
     drop(test);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fields named twice (issue 22, item 10)
+// ---------------------------------------------------------------------------------------------
+
+fn csv_campaign(csv: &str) -> Test {
+    Test::campaign()
+        .setting("campaign", "recipients = \"recipients.csv\"")
+        .file("recipients.csv", csv)
+}
+
+#[test]
+fn a_column_named_twice_is_an_error_naming_its_columns() {
+    for (header, says) in [
+        (
+            "id,name,cc,email,email",
+            vec!["column `email` appears twice (columns 4 and 5)"],
+        ),
+        (
+            "id,name,id,email,cc",
+            vec!["column `id` appears twice (columns 1 and 3)"],
+        ),
+        (
+            "id,name,note,email,note,cc,note",
+            vec!["column `note` appears 3 times (columns 3, 5 and 7)"],
+        ),
+        // Spaces around a name are not part of it.
+        (
+            "id,name,cc,email, email ",
+            vec!["column `email` appears twice (columns 4 and 5)"],
+        ),
+        (
+            "id,name,cc,Email,email",
+            vec!["columns `Email` (4) and `email` (5) differ only in case"],
+        ),
+        (
+            "id,letter.subject,name,email,letter.subject",
+            vec!["column `letter.subject` appears twice (columns 2 and 5)"],
+        ),
+        (
+            "id,name,name,email,EMAIL",
+            vec![
+                "column `name` appears twice (columns 2 and 3)",
+                "columns `email` (4) and `EMAIL` (5) differ only in case",
+            ],
+        ),
+    ] {
+        // No row is read once the header is wrong: what the cells hold does not matter.
+        let row = vec!["alice"; header.split(',').count()].join(",");
+        let csv = format!("{header}\r\n{row}\r\n");
+        for command in ["check", "render"] {
+            let mut test = csv_campaign(&csv).args([command]).status(1);
+            for says in &says {
+                test = test.stderr_has(says);
+            }
+            let ran = test
+                .stderr_has("recipients.csv:1:1")
+                .stderr_has("delete or rename the others")
+                .run();
+            ran.assert_out_files(&[]);
+        }
+    }
+}
+
+#[test]
+fn columns_without_a_name_or_with_distinct_names_are_fine() {
+    csv_campaign("id,name,email,,\nalice,Alice,a@example.org,,\n")
+        .args(["check"])
+        .stderr_has("checked 1 recipient")
+        .stderr_has("0 errors")
+        .run();
+}
+
+#[test]
+fn a_key_set_twice_in_toml_is_an_error_at_its_line() {
+    let recipient = "[[recipient]]\nid = \"alice\"\nname = \"Alice\"\n";
+    for (recipients, line) in [
+        (
+            format!("{recipient}name = \"Bob\"\n"),
+            "recipients.toml:4:1",
+        ),
+        (
+            format!("{recipient}[recipient.letter]\nsubject = \"a\"\nsubject = \"b\"\n"),
+            "recipients.toml:6:1",
+        ),
+        (
+            format!("{recipient}[recipient.letter]\nsubject = \"a\"\n[recipient.letter]\n"),
+            "recipients.toml:6:12",
+        ),
+    ] {
+        Test::campaign()
+            .recipients(&recipients)
+            .args(["check"])
+            .status(1)
+            .stderr_has("duplicate key")
+            .stderr_has(line)
+            .stderr_has("a key is set once in each table")
+            .run();
+    }
+    for (settings, line) in [
+        (
+            "[letter]\nsubject = \"a\"\nsubject = \"b\"\n",
+            "lettermerge.toml:3:1",
+        ),
+        (
+            "[sender]\nname = \"A\"\n[letter]\nsubject = \"a\"\n[sender]\nname = \"B\"\n",
+            "lettermerge.toml:5:2",
+        ),
+    ] {
+        Test::campaign()
+            .toml(settings)
+            .args(["check"])
+            .status(1)
+            .stderr_has("duplicate key")
+            .stderr_has(line)
+            .run();
+    }
+}

@@ -379,6 +379,8 @@ pub fn toml_problem(path: &Path, error: &toml::de::Error) -> Problem {
     let message = error.message().trim().to_string();
     let hint = if message.contains("unknown field") {
         "check the spelling; the keys lettermerge knows are listed in the README"
+    } else if message.contains("duplicate key") {
+        "a key is set once in each table, and here it is set again: delete the line you do not mean (the other is above it)"
     } else {
         "fix the TOML syntax here: strings need \"quotes\", lists [brackets], tables [names]"
     };
