@@ -2,11 +2,14 @@
 //! from strangers, may hold. Each test is one class of trouble, tried in every file it can reach.
 
 mod common;
+#[path = "common/smtp.rs"]
+mod smtp;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Ran, Test};
+use common::{header, part, Ran, Test};
+use smtp::{Script, SmtpServer};
 
 /// Long enough for a debug build on a busy machine; a run that blocks on a pipe never ends.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -266,6 +269,162 @@ fn a_key_set_twice_in_toml_is_an_error_at_its_line() {
             .status(1)
             .stderr_has("duplicate key")
             .stderr_has(line)
+            .run();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Control characters in what becomes a mail header (issue 22, item 2)
+// ---------------------------------------------------------------------------------------------
+
+/// Between letters, every kind of control character a value can hold (as TOML escapes): CR, LF,
+/// CRLF, NUL, other C0, ESC, DEL, C1 (NEL, CSI), the Unicode line and paragraph separators, tab.
+const BREAKS: &str = r"A\rB\nC\r\nD\u0000E\u0001F\u001bG\u007fH\u0085I\u009bJ\u2028K\u2029L\tM";
+
+/// The same value as every output shows it: each break is one space.
+const SHOWN: &str = "A B C D E F G H I J K L M";
+
+/// Whether `text` holds a control character other than the line ends of its format.
+fn has_controls(text: &str) -> bool {
+    text.chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\r') || matches!(c, '\u{2028}' | '\u{2029}'))
+}
+
+/// A campaign whose sender, subject and recipient hold [`BREAKS`] in every text that the email's
+/// headers or the letter show.
+fn broken_campaign() -> Test {
+    let value = format!("\"{BREAKS}\"");
+    Test::campaign()
+        .setting("sender", &format!("name = {value}"))
+        .setting("sender", &format!("organization = {value}"))
+        .setting("letter", &format!("subject = {value}"))
+        .template("{{sender.organization}}\n\nDear {{recipient.name}}, {{recipient.title}}\n\n{{letter.subject}}\n\n{{sender.name}}\n")
+        .recipients(&format!(
+            "[[recipient]]\nid = \"alice\"\nname = {value}\ntitle = {value}\nemail = \"alice@example.org\"\ncc = [\"office@example.org\"]\n"
+        ))
+}
+
+fn assert_headers_are_one_line(eml: &str, what: &str) {
+    assert_eq!(
+        header(eml, "Subject").as_deref(),
+        Some(SHOWN),
+        "{what}:\n{eml}"
+    );
+    for name in ["From", "To"] {
+        let value = header(eml, name).unwrap_or_default();
+        assert!(
+            value.contains(&format!("\"{SHOWN}\"")),
+            "{what}, {name}: {value}"
+        );
+    }
+    let head = eml.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(!has_controls(head), "{what}: {head:?}");
+    assert!(
+        head.split("\r\n")
+            .all(|line| !line.contains('\r') && !line.contains('\n')),
+        "{what}: a bare line break in {head:?}"
+    );
+}
+
+#[test]
+fn control_characters_in_header_fields_are_spaces_everywhere() {
+    let ran = broken_campaign()
+        .args(["check"])
+        .stderr_has("0 errors")
+        .run()
+        .again()
+        .args(["render", "--format", "md,txt,html,eml,pdf"])
+        .run();
+    ran.assert_out_files(&[
+        "alice.eml",
+        "alice.html",
+        "alice.md",
+        "alice.pdf",
+        "alice.txt",
+    ]);
+    let eml = ran.out("alice.eml");
+    assert_headers_are_one_line(&eml, "render");
+    for (name, text) in [
+        ("md", ran.out("alice.md")),
+        ("txt", ran.out("alice.txt")),
+        ("html", ran.out("alice.html")),
+        ("text part", part(&eml, "text/plain")),
+        ("html part", part(&eml, "text/html")),
+    ] {
+        assert!(!has_controls(&text), "{name}: {text:?}");
+        assert!(text.contains(SHOWN), "{name}: {text}");
+    }
+    let stdout = ran
+        .again()
+        .args(["render", "--format", "txt", "--stdout"])
+        .run()
+        .stdout;
+    assert!(
+        !has_controls(&stdout),
+        "nothing for the terminal: {stdout:?}"
+    );
+}
+
+#[test]
+fn control_characters_in_header_fields_are_sent_as_spaces() {
+    let server = SmtpServer::start(Script::new());
+    broken_campaign()
+        .setting("smtp", "host = \"127.0.0.1\"")
+        .setting("smtp", &format!("port = {}", server.port()))
+        .setting("smtp", "security = \"none\"")
+        .args(["send", "--yes"])
+        .stderr_has("sent 1")
+        .run();
+    let sent = server.messages_to("alice@example.org");
+    assert_eq!(sent.len(), 1);
+    assert_headers_are_one_line(&sent[0].text(), "send");
+}
+
+#[test]
+fn control_characters_in_header_fields_are_spaces_in_the_preview() {
+    let test = broken_campaign();
+    let ran = test.args(["check"]).run();
+    let now = chrono::DateTime::parse_from_rfc3339(common::NOW).unwrap();
+    let clock = lettermerge::clock::Clock::fixed(now);
+    let snapshot = lettermerge::preview::Snapshot::load(ran.path(), &clock, 1);
+    let eml = match snapshot.eml("alice", &clock) {
+        lettermerge::preview::Fetched::Found(bytes) => String::from_utf8(bytes).unwrap(),
+        lettermerge::preview::Fetched::Unavailable(why) => panic!("no email: {why}"),
+        lettermerge::preview::Fetched::Unknown => panic!("no alice"),
+    };
+    assert_headers_are_one_line(&eml, "preview");
+}
+
+#[test]
+fn control_characters_in_an_address_are_an_error_at_its_line() {
+    let breaks = [
+        "\\r", "\\n", "\\u0000", "\\u001b", "\\u0085", "\\u2028", "\\t", " ",
+    ];
+    let mut recipients = String::new();
+    for (i, b) in breaks.iter().enumerate() {
+        recipients.push_str(&format!(
+            "[[recipient]]\nid = \"r{i}\"\nname = \"R\"\nemail = \"r{i}{b}x@example.org\"\ncc = [\"c{i}@exa{b}mple.org\"]\nbcc = \"ok@example.org; b{i}@example.org{b}x\"\n\n"
+        ));
+    }
+    let mut test = Test::campaign()
+        .recipients(&recipients)
+        .args(["check"])
+        .status(1)
+        .stderr_has(&format!("{} errors", breaks.len() * 3));
+    for i in 0..breaks.len() {
+        // Each recipient takes 7 lines; email, cc and bcc are its 4th, 5th and 6th.
+        for line in [4, 5, 6] {
+            test = test.stderr_has(&format!("recipients.toml:{}:", i * 7 + line));
+        }
+    }
+    test.run();
+    for b in breaks {
+        Test::campaign()
+            .setting("sender", &format!("email = \"ada{b}@example.org\""))
+            .args(["check"])
+            .status(1)
+            .stderr_has("`sender.email` is not a valid email address")
+            .stderr_has("lettermerge.toml:7:")
             .run();
     }
 }

@@ -223,7 +223,7 @@ impl Recipient {
         let name = name?;
         Some(Recipient {
             id: id?,
-            email: email_address.map(|a| Mailbox::new(Some(header_safe(&name)), a)),
+            email: email_address.map(|a| mailbox(Some(&name), a)),
             name,
             cc,
             bcc,
@@ -241,17 +241,26 @@ impl Recipient {
     }
 }
 
-/// Text fit for a mail header: control characters (CR, LF, tab …) become spaces.
+/// Text fit for a mail header: control characters (CR, LF, NUL, tab, the C1 range …) and the
+/// Unicode line and paragraph separators become spaces; a header is one line.
 pub fn header_safe(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !s.chars().any(breaks) {
         return s.trim().to_string();
     }
     s.replace("\r\n", " ")
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if breaks(c) { ' ' } else { c })
         .collect::<String>()
         .trim()
         .to_string()
+}
+
+/// A mailbox for a header: the name, if any, made [`header_safe`] (lettre cannot write a name
+/// with a line break, and would panic trying). Every named mailbox is made here.
+pub fn mailbox(name: Option<&str>, address: Address) -> Mailbox {
+    let name = name.map(header_safe).filter(|n| !n.is_empty());
+    Mailbox::new(name, address)
 }
 
 struct Checker<'a> {
@@ -539,5 +548,32 @@ mod tests {
     #[test]
     fn header_safe_removes_line_breaks() {
         assert_eq!(header_safe("A\r\nBcc: x@y"), "A Bcc: x@y");
+        assert_eq!(
+            header_safe(" A\0B\u{1b}C\u{85}D\u{2028}E\u{2029}F\u{7f}G\tH "),
+            "A B C D E F G H"
+        );
+    }
+
+    #[test]
+    fn a_mailbox_is_written_whatever_its_name_holds() {
+        use lettre::message::header::{From, Headers};
+        let address: Address = "ada@example.org".parse().unwrap();
+        for c in (0..=0x9f_u32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_control())
+            .chain(['\u{2028}', '\u{2029}'])
+        {
+            let named = mailbox(Some(&format!("Ada{c}Bcc: x@y")), address.clone());
+            assert_eq!(named.name.as_deref(), Some("Ada Bcc: x@y"), "{c:?}");
+            let mut headers = Headers::new();
+            headers.set(From::from(lettre::message::Mailboxes::from(named)));
+            let raw = headers.get_raw("From").unwrap_or_default();
+            assert!(raw.starts_with("\"Ada Bcc: x@y\""), "{c:?}: {raw}");
+        }
+        let unnamed = mailbox(Some(" \r\n "), address);
+        assert_eq!(
+            unnamed.name, None,
+            "a name of nothing but breaks is no name"
+        );
     }
 }

@@ -331,12 +331,10 @@ fn parse_date(value: &toml::Value) -> Option<NaiveDate> {
 
 fn sender_mailbox(sender: &Fields, file: &Path, problems: &mut Vec<Problem>) -> Option<Mailbox> {
     let email = sender.get("email")?;
-    let name = sender
-        .get("name")
-        .and_then(|v| v.get_ref().as_str())
-        .map(str::to_string);
+    let name = sender.get("name").and_then(|v| v.get_ref().as_str());
     match email.get_ref().as_str().map(str::parse) {
-        Some(Ok(address)) => Some(Mailbox::new(name, address)),
+        // The name is written as the letters write it: a line break in it is a space.
+        Some(Ok(address)) => Some(super::recipient::mailbox(name, address)),
         _ => {
             problems.push(
                 Problem::error("`sender.email` is not a valid email address")
