@@ -428,3 +428,274 @@ fn control_characters_in_an_address_are_an_error_at_its_line() {
             .run();
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A table, a list or true/false printed where a letter needs text (issue 22, item 9)
+// ---------------------------------------------------------------------------------------------
+
+/// Settings with `line` as the last line of `[campaign]` (line 4), `[sender]` (line 8) or
+/// `[letter]` (line 12); `[letter]` has `list = [1]` on line 11.
+fn settings_with(table: &str, line: &str) -> String {
+    let extra = |t: &str| if t == table { line } else { "other = \"x\"" };
+    format!(
+        "[campaign]\nid = \"test-campaign\"\ndate = 2026-12-10\n{}\n[sender]\nname = \"Ada\"\nemail = \"ada@example.org\"\n{}\n[letter]\nsubject = \"Free them\"\nlist = [1]\n{}\n",
+        extra("campaign"),
+        extra("sender"),
+        extra("letter"),
+    )
+}
+
+/// One recipient, with `extra` lines after its email (from line 5 on).
+fn recipient_with(extra: &str) -> String {
+    format!(
+        "[[recipient]]\nid = \"alice\"\nname = \"Alice\"\nemail = \"alice@example.org\"\n{extra}"
+    )
+}
+
+/// The ways a template prints a value, with `P` for its path, and where each prints it.
+const PRINTS: &[(&str, &str)] = &[
+    ("{{P}}", "templates/letter.md:3:1"),
+    ("{{{P}}}", "templates/letter.md:3:1"),
+    (
+        "x {{#if recipient.name}}\n  {{P}}\n{{/if}}",
+        "templates/letter.md:4:3",
+    ),
+    (
+        "{{#each letter.list}}{{@root.P}}{{/each}}",
+        "templates/letter.md:3:22",
+    ),
+    ("{{> block}}", "templates/partials/block.md:2:4"),
+    ("{{default recipient.nothing P}}", "templates/letter.md:3:1"),
+    ("{{footnote P}}", "templates/letter.md:3:1"),
+];
+
+/// The campaign with a letter that prints `path` as `form`.
+fn printing(form: &str, path: &str) -> Test {
+    Test::campaign()
+        .template(&format!(
+            "Dear {{{{recipient.name}}}},\n\n{}\n",
+            form.replace('P', path)
+        ))
+        .file(
+            "templates/partials/block.md",
+            &format!("A\nB: {{{{{path}}}}}\n"),
+        )
+}
+
+#[test]
+fn a_table_a_list_or_true_printed_is_an_error_where_it_is_set_and_printed() {
+    for (value, found) in [
+        ("{ a = 1 }", "a table"),
+        ("[\"a\", \"b\"]", "a list"),
+        ("true", "true/false"),
+    ] {
+        let set = format!("x = {value}");
+        // The value's path, the settings and recipients that set it, and where it is set.
+        let places = [
+            (
+                "letter.x",
+                settings_with("letter", &set),
+                recipient_with(""),
+                "lettermerge.toml:12:5",
+            ),
+            (
+                "sender.x",
+                settings_with("sender", &set),
+                recipient_with(""),
+                "lettermerge.toml:8:5",
+            ),
+            (
+                "campaign.x",
+                settings_with("campaign", &set),
+                recipient_with(""),
+                "lettermerge.toml:4:5",
+            ),
+            (
+                "recipient.x",
+                settings_with("", ""),
+                recipient_with(&format!("{set}\n")),
+                "recipients.toml:5:5",
+            ),
+            (
+                "letter.x",
+                settings_with("letter", "x = \"text in the settings\""),
+                recipient_with(&format!("[recipient.letter]\n{set}\n")),
+                "recipients.toml:5:1",
+            ),
+        ];
+        for (path, settings, recipients, set_at) in &places {
+            for (form, printed_at) in PRINTS {
+                let what = format!("{path} = {value} set at {set_at}, printed as {form}");
+                for command in ["check", "render"] {
+                    let ran = printing(form, path)
+                        .toml(settings)
+                        .recipients(recipients)
+                        .args([command])
+                        .run_any_status();
+                    assert_eq!(ran.status, Some(1), "{what}\n{}", ran.report());
+                    for says in [
+                        format!("error: `{path}` must be text, found {found}"),
+                        format!("{set_at}"),
+                        format!("{found}, not text"),
+                        format!("hint: {printed_at} prints it"),
+                        "recipient: alice".to_string(),
+                    ] {
+                        assert!(
+                            ran.stderr.contains(&says),
+                            "{what}: lacks {says:?}\n{}",
+                            ran.report()
+                        );
+                    }
+                    assert!(ran.out_files().is_empty(), "{what}: {:?}", ran.out_files());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_item_that_is_not_text_in_a_printed_list_is_an_error_naming_it() {
+    let settings = settings_with(
+        "letter",
+        "demands = [\"Free them\", [\"a\", \"b\"]]\nsigners = [{ name = \"A\" }, { name = { first = \"B\" } }]\nnote = { text = \"n\" }",
+    );
+    // Where the value starts: demands and signers at 12:11 and 13:11, note at 14:8.
+    for (template, says, line) in [
+        (
+            "{{join letter.demands}}",
+            "`letter.demands` item 2 must be text, found a list",
+            "12:11",
+        ),
+        (
+            "{{lines letter.demands}}",
+            "`letter.demands` item 2 must be text, found a list",
+            "12:11",
+        ),
+        (
+            "{{enumerate letter.demands style=\"A\"}}",
+            "`letter.demands` item 2 must be text, found a list",
+            "12:11",
+        ),
+        (
+            "{{#each letter.demands}}\n- {{this}}\n{{/each}}",
+            "`letter.demands` item 2 must be text, found a list",
+            "12:11",
+        ),
+        (
+            "{{join letter.signers}}",
+            "`letter.signers` item 1 must be text, found a table",
+            "13:11",
+        ),
+        (
+            "{{#each letter.signers}}{{name}}{{/each}}",
+            "`name` of `letter.signers` item 2 must be text, found a table",
+            "13:11",
+        ),
+        (
+            "{{#each letter.signers as |s|}}{{s.name}}{{/each}}",
+            "`name` of `letter.signers` item 2 must be text, found a table",
+            "13:11",
+        ),
+        (
+            "x{{footnote letter.note}}",
+            "`letter.note` must be text, found a table",
+            "14:8",
+        ),
+    ] {
+        for command in ["check", "render"] {
+            Test::campaign()
+                .toml(&settings)
+                .template(&format!("Dear {{{{recipient.name}}}},\n\n{template}\n"))
+                .args([command])
+                .status(1)
+                .stderr_has(says)
+                .stderr_has(&format!("lettermerge.toml:{line}"))
+                .stderr_has("hint: templates/letter.md:")
+                .run()
+                .assert_out_files(&[]);
+        }
+    }
+}
+
+#[test]
+fn a_subject_that_is_not_text_is_an_error_at_its_line() {
+    for (value, found) in [
+        ("{ en = \"Free them\" }", "a table"),
+        ("[\"Free\", \"them\"]", "a list"),
+    ] {
+        Test::campaign()
+            .setting("letter", &format!("subject = {value}"))
+            .template("Dear {{recipient.name}},\n")
+            .args(["check"])
+            .status(1)
+            .stderr_has(&format!("`letter.subject` must be text, found {found}"))
+            .stderr_has("lettermerge.toml:10:11")
+            .stderr_has("the email's Subject line")
+            .run();
+        Test::campaign()
+            .setting("letter", &format!("subject = {value}"))
+            .setting("email", "subject = \"Re: {{letter.subject}}\"")
+            .template("Dear {{recipient.name}},\n")
+            .args(["render", "--format", "eml"])
+            .status(1)
+            .stderr_has(&format!("`letter.subject` must be text, found {found}"))
+            .stderr_has("hint: [email] subject prints it")
+            .run()
+            .assert_out_files(&[]);
+    }
+}
+
+#[test]
+fn a_multiline_csv_cell_printed_as_text_is_an_error_at_its_row() {
+    csv_campaign("id,name,note\nalice,Alice,\"one\ntwo\"\n")
+        .template("Dear {{recipient.name}},\n\n{{recipient.note}}\n")
+        .args(["check"])
+        .status(1)
+        .stderr_has("`recipient.note` must be text, found a list")
+        .stderr_has("recipients.csv:2:1")
+        .stderr_has("{{lines …}}")
+        .run();
+    csv_campaign("id,name,note\nalice,Alice,\"one\ntwo\"\n")
+        .template("Dear {{recipient.name}},\n\n{{lines recipient.note}}\n")
+        .args(["render", "--format", "md"])
+        .run();
+}
+
+#[test]
+fn lists_and_tables_read_as_such_are_fine() {
+    let ran = Test::campaign()
+        .toml(&settings_with(
+            "letter",
+            "demands = [\"Free them\", \"Stop returns\"]\nsigners = [{ name = \"Ann\", title = \"Director\" }]\nmeta = { org = \"HRW\" }\nurgent = true\ncount = 3",
+        ))
+        .recipients(&recipient_with("address = [\"1 Road\", \"Oslo\"]\nseats = 12\n"))
+        .template(concat!(
+            "{{#each letter.demands}}({{@index}}) {{this}}\n{{/each}}\n",
+            "{{join letter.demands}}\n\n{{enumerate letter.demands style=\"a\"}}\n\n",
+            "{{lines recipient.address}}\n\n",
+            "{{#each letter.signers}}{{name}}, {{title}}{{/each}}\n\n",
+            "{{#with sender}}{{name}}{{/with}} {{letter.meta.org}} ",
+            "{{#each letter.meta}}{{@key}}={{this}}{{/each}}\n\n",
+            "{{#if letter.urgent}}URGENT{{/if}} {{letter.count}} {{recipient.seats}} ",
+            "{{len letter.demands}} {{default letter.none \"fallback\"}} ",
+            "{{#each (default letter.none letter.demands)}}[{{this}}]{{/each}}\n",
+        ))
+        .args(["check"])
+        .stderr_has("0 errors")
+        .run()
+        .again()
+        .args(["render", "--format", "md"])
+        .run();
+    let md = ran.out("alice.md");
+    for shown in [
+        "(0) Free them",
+        "Free them and Stop returns",
+        "(a) Free them",
+        "1 Road\\\nOslo",
+        "Ann, Director",
+        "Ada HRW org=HRW",
+        "URGENT 3 12 2 fallback [Free them][Stop returns]",
+    ] {
+        assert!(md.contains(shown), "lacks {shown:?}:\n{md}");
+    }
+}

@@ -114,6 +114,9 @@ pub struct Recipient {
     pub fields: Map<String, Value>,
     /// Where this recipient stands in its file.
     pub span: Range<usize>,
+    /// Where each field that is not text (a list, a table, a number …) is written, `letter`
+    /// included: to point at it should a template print it where text is needed.
+    pub places: Vec<(String, Range<usize>)>,
 }
 
 /// Keys that the program itself reads; all others are the campaign's own.
@@ -156,7 +159,11 @@ impl Recipient {
         let mut language = None;
         let mut timezone = None;
         let mut letter = Map::new();
+        let mut places = Vec::new();
         for mut field in raw.fields {
+            if !field.value.is_string() {
+                places.push((field.key.clone(), field.span.clone()));
+            }
             let value = match field.key.as_str() {
                 "id" | "name" | "salutation" | "title" | "organization" => {
                     check.text(&mut field).map(Value::String)
@@ -232,6 +239,7 @@ impl Recipient {
             letter,
             fields,
             span: raw.span,
+            places,
         })
     }
 

@@ -1,5 +1,6 @@
 //! `lettermerge.toml`: campaign settings, every key defaulted, parsed and checked in one place.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,9 @@ pub struct Settings {
     pub pdf: PdfSettings,
     /// The settings file, when the campaign has one.
     pub path: Option<PathBuf>,
+    /// Where each key of `[campaign]`, `[sender]` and `[letter]` is written, by its name as
+    /// templates read it (`letter.subject`).
+    pub places: HashMap<String, Range<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,7 +205,21 @@ impl Settings {
             font_dirs: raw.pdf.font_dirs.iter().map(|d| dir.join(d)).collect(),
             duplex: raw.pdf.duplex,
         };
+        let places = [
+            ("campaign", &raw.campaign),
+            ("sender", &raw.sender),
+            ("letter", &raw.letter),
+        ]
+        .into_iter()
+        .flat_map(|(table, fields)| {
+            fields
+                .0
+                .iter()
+                .map(move |(key, value)| (format!("{table}.{key}"), value.span()))
+        })
+        .collect();
         let settings = Settings {
+            places,
             pdf,
             campaign,
             sender: raw.sender.to_json(),

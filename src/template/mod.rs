@@ -5,6 +5,7 @@ pub mod helpers;
 pub mod include;
 pub mod locale;
 pub mod memo;
+pub mod text;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,11 @@ pub struct Letters {
     /// Campaign-wide names every letter sees: `letter`, `sender`, `campaign`, `date`.
     shared: Map<String, Value>,
     settings_file: PathBuf,
+    /// The campaign folder and its recipients file, to say where a value is set.
+    dir: PathBuf,
+    recipients_file: PathBuf,
+    /// Where each key of `[campaign]`, `[sender]` and `[letter]` is written (`letter.subject`).
+    places: HashMap<String, std::ops::Range<usize>>,
     /// Where `[email] subject` stands in the settings file, when it is written there.
     subject_span: Option<std::ops::Range<usize>>,
     /// Which pieces of each template are the same in every letter, and of the subject.
@@ -150,6 +156,9 @@ impl Letters {
         if !problems.is_empty() {
             return Err(problems);
         }
+        // What the templates print must be text: each printed value is checked as it is merged.
+        text::guard(&mut letters, helpers::is_helper);
+        text::guard(&mut subject, helpers::is_helper);
         let mut shared = Map::new();
         shared.insert("letter".into(), Value::Object(settings.letter.clone()));
         shared.insert("sender".into(), Value::Object(settings.sender.clone()));
@@ -171,6 +180,9 @@ impl Letters {
             files,
             shared,
             settings_file,
+            dir: dir.to_path_buf(),
+            recipients_file: dir.join(&settings.campaign.recipients),
+            places: settings.places.clone(),
             subject_span: settings.email.subject_span.clone(),
             contexts: Mutex::new(Vec::new()),
         })
@@ -330,6 +342,23 @@ impl Letters {
             _ => 0..0,
         };
         let id = recipient.id.to_string();
+        if let RenderErrorReason::NestedError(inner) = e.reason() {
+            if let Some(not_text) = inner.downcast_ref::<text::NotText>() {
+                let printed = match (template, e.line_no, e.column_no) {
+                    (SUBJECT, _, _) if self.subject_span.is_none() => {
+                        "the email's Subject line (`{{letter.subject}}` unless [email] subject says otherwise)".to_string()
+                    }
+                    (SUBJECT, _, _) => "[email] subject".to_string(),
+                    (_, Some(line), Some(col)) => {
+                        format!("{}:{line}:{col}", display_name(&self.dir, &path))
+                    }
+                    _ => display_name(&self.dir, &path),
+                };
+                return self
+                    .not_text_problem(not_text, recipient, &printed)
+                    .unwrap_or_else(|problem| problem.at(path, span).label("printed here"));
+            }
+        }
         let problem = match e.reason() {
             RenderErrorReason::MissingVariable(missing) => {
                 let missing = missing.clone().unwrap_or_else(|| "a value".into());
@@ -351,6 +380,41 @@ impl Letters {
                 .hint("see docs/templates.md for how slots and helpers are written"),
         };
         problem.at(path, span).recipient(id)
+    }
+
+    /// A value printed where text is needed, pointed at where it is set (its line in
+    /// lettermerge.toml or the recipients file); `Err` with the problem still to be placed, at
+    /// the template, when where it is set is not known.
+    fn not_text_problem(
+        &self,
+        not_text: &text::NotText,
+        recipient: &Recipient,
+        printed: &str,
+    ) -> Result<Problem, Problem> {
+        let id = recipient.id.to_string();
+        let problem = Problem::error(not_text.to_string()).recipient(id);
+        let in_recipient = |key: &str| {
+            let (_, span) = recipient.places.iter().find(|(k, _)| k == key)?;
+            Some((self.recipients_file.clone(), span.clone()))
+        };
+        let in_settings = |table: &str, key: &str| {
+            let span = self.places.get(&format!("{table}.{key}"))?;
+            Some((self.settings_file.clone(), span.clone()))
+        };
+        let set = match not_text.key() {
+            Some(("recipient", key)) => in_recipient(key),
+            Some(("letter", key)) if recipient.letter.contains_key(key) => in_recipient("letter"),
+            Some((table, key)) => in_settings(table, key),
+            None => None,
+        };
+        let hint = format!("{printed} prints it; {}", not_text.remedy());
+        match set {
+            Some((file, span)) => Ok(problem
+                .at(file, span)
+                .label(format!("set here: {}, not text", not_text.found))
+                .hint(hint)),
+            None => Err(problem.hint(not_text.remedy())),
+        }
     }
 
     fn missing_hint(&self, missing: &str, id: &str) -> String {
