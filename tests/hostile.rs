@@ -699,3 +699,267 @@ fn lists_and_tables_read_as_such_are_fine() {
         assert!(md.contains(shown), "lacks {shown:?}:\n{md}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Paths that lead outside the campaign folder (issue 22, item 12)
+// ---------------------------------------------------------------------------------------------
+
+/// A folder beside the campaign's with a letter, recipients, fonts and a CA file in it.
+fn elsewhere() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(dir.path().join("letter.md"), "SECRET {{recipient.name}}\n").unwrap();
+    std::fs::write(dir.path().join("people.toml"), common::RECIPIENTS).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+    std::fs::create_dir(dir.path().join("fonts")).unwrap();
+    dir
+}
+
+/// What a campaign's path leads to, and which commands must refuse it.
+struct Outside {
+    /// `[table]` and its line.
+    table: &'static str,
+    line: String,
+    /// What `check` warns.
+    says: String,
+    render: bool,
+    send: bool,
+}
+
+fn outside_cases(other: &Path) -> Vec<Outside> {
+    let o = other.display();
+    let name = other.file_name().unwrap().to_string_lossy().into_owned();
+    let case = |table, line: String, says: &str, render, send| Outside {
+        table,
+        line,
+        says: says.to_string(),
+        render,
+        send,
+    };
+    vec![
+        case(
+            "campaign",
+            format!("template = \"{o}/letter.md\""),
+            "`campaign.template` leads outside the campaign folder",
+            true,
+            true,
+        ),
+        case(
+            "campaign",
+            format!("template = \"../{name}/letter.md\""),
+            "`campaign.template` leads outside the campaign folder, to",
+            true,
+            true,
+        ),
+        case(
+            "campaign",
+            format!("recipients = \"{o}/people.toml\""),
+            "`campaign.recipients` leads outside the campaign folder",
+            true,
+            true,
+        ),
+        case(
+            "campaign",
+            "output = \"../x\"".into(),
+            "`campaign.output` leads outside the campaign folder, to",
+            true,
+            false,
+        ),
+        case(
+            "campaign",
+            format!("output = \"{o}/out\""),
+            "`campaign.output` leads outside the campaign folder",
+            true,
+            false,
+        ),
+        case(
+            "pdf",
+            format!("font_dirs = [\"fonts\", \"{o}/fonts\"]"),
+            "`pdf.font_dirs` leads outside the campaign folder",
+            true,
+            true,
+        ),
+        case(
+            "smtp",
+            format!("ca_file = \"{o}/ca.pem\""),
+            "`smtp.ca_file` leads outside the campaign folder",
+            false,
+            true,
+        ),
+        case(
+            "smtp",
+            "sendmail = \"/bin/true\"".into(),
+            "`smtp.sendmail` runs /bin/true, a program the campaign names",
+            false,
+            true,
+        ),
+    ]
+}
+
+/// The test campaign with `[smtp]` settings (sendmail ones for the sendmail case).
+fn with_smtp(test: Test, case: &Outside) -> Test {
+    let test = test
+        .file("fonts/.keep", "")
+        .setting("smtp", "host = \"127.0.0.1\"")
+        .setting("smtp", "security = \"none\"");
+    match case.line.starts_with("sendmail") {
+        true => test.setting("smtp", "transport = \"sendmail\""),
+        false => test,
+    }
+    .setting(case.table, &case.line)
+}
+
+#[test]
+fn paths_outside_the_folder_are_warned_about_and_refused() {
+    let other = elsewhere();
+    for case in outside_cases(other.path()) {
+        let what = &case.line;
+        let mut ran = with_smtp(Test::campaign(), &case)
+            .args(["check"])
+            .stderr_has(&format!("warning: {}", case.says))
+            .stderr_has("lettermerge.toml:")
+            .stderr_has("only with --allow-outside")
+            .stderr_has("0 errors")
+            .run();
+        for (command, refuses) in [
+            (&["render"][..], case.render),
+            (&["send", "--dry-run"], case.send),
+        ] {
+            let run = ran.again().args(command.iter().copied()).run_any_status();
+            let report = format!("{what}, {command:?}\n{}", run.report());
+            if refuses {
+                assert_eq!(run.status, Some(1), "{report}");
+                assert!(
+                    run.stderr.contains(&format!("error: {}", case.says)),
+                    "{report}"
+                );
+                assert!(
+                    run.stderr.contains("run again with --allow-outside"),
+                    "{report}"
+                );
+                assert!(
+                    !run.stderr.contains("SECRET") && !run.stdout.contains("SECRET"),
+                    "{report}"
+                );
+                if command[0] == "render" {
+                    assert!(run.out_files().is_empty(), "{report}");
+                }
+            } else {
+                assert_eq!(run.status, Some(0), "{report}");
+                assert!(!run.stderr.contains(&case.says), "{report}");
+            }
+            ran = run;
+        }
+    }
+    assert!(
+        !other.path().join("out").exists(),
+        "nothing was written there"
+    );
+}
+
+#[test]
+fn allow_outside_and_out_are_the_deliberate_ways_elsewhere() {
+    let other = elsewhere();
+    let o = other.path().display();
+    let ran = Test::campaign()
+        .setting("campaign", &format!("template = \"{o}/letter.md\""))
+        .args(["render", "--format", "md", "--allow-outside"])
+        .run();
+    assert!(ran.out("alice.md").contains("SECRET Alice Ambassador"));
+    let ran = Test::campaign()
+        .setting("campaign", &format!("output = \"{o}/out\""))
+        .args(["render", "--format", "md", "--out", "mine"])
+        .stderr_lacks("outside")
+        .run()
+        .again()
+        .args(["render", "--format", "md", "--stdout"])
+        .stdout_has("Dear Alice Ambassador,")
+        .stderr_lacks("outside")
+        .run();
+    assert!(ran.path().join("mine/alice.md").is_file());
+    assert!(!other.path().join("out").exists());
+    ran.again()
+        .args(["render", "--format", "md", "--allow-outside"])
+        .run();
+    assert!(other.path().join("out/alice.md").is_file());
+}
+
+#[test]
+fn links_that_lead_outside_are_paths_outside() {
+    let other = elsewhere();
+    for (link, to, says) in [
+        (
+            "templates/partials/sig.md",
+            "letter.md",
+            "`templates/partials/sig.md` leads outside the campaign folder",
+        ),
+        (
+            "templates/letter.fr.md",
+            "letter.md",
+            "`templates/letter.fr.md` leads outside the campaign folder",
+        ),
+        (
+            "recipients.toml",
+            "people.toml",
+            "`recipients.toml` leads outside the campaign folder",
+        ),
+        (
+            "templates/letter.md",
+            "letter.md",
+            "`templates/letter.md` leads outside the campaign folder",
+        ),
+        ("out", "fonts", "`out` leads outside the campaign folder"),
+    ] {
+        let test = Test::campaign();
+        let at = test.path().join(link);
+        let _ = std::fs::remove_file(&at);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(other.path().join(to), &at).unwrap();
+        let ran = test
+            .args(["check"])
+            .stderr_has(&format!("warning: {says}, to"))
+            .run()
+            .again()
+            .args(["render", "--format", "md"])
+            .status(1)
+            .stderr_has(&format!("error: {says}"))
+            .run();
+        assert!(!ran.stdout.contains("SECRET") && !ran.stderr.contains("SECRET"));
+        assert_eq!(
+            std::fs::read_dir(other.path().join("fonts"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+}
+
+#[test]
+fn paths_that_stay_inside_are_fine_and_absolute_ones_are_warned_about() {
+    Test::campaign()
+        .setting(
+            "campaign",
+            "template = \"templates/../templates/letter.md\"",
+        )
+        .setting("campaign", "output = \"./letters\"")
+        .args(["check"])
+        .stderr_has("0 errors, 0 warnings")
+        .run()
+        .again()
+        .args(["render", "--format", "md"])
+        .run();
+    let test = Test::campaign();
+    let inside = test.path().canonicalize().unwrap().join("recipients.toml");
+    test.setting(
+        "campaign",
+        &format!("recipients = \"{}\"", inside.display()),
+    )
+    .args(["check"])
+    .stderr_has("warning: `campaign.recipients` is an absolute path")
+    .stderr_has("write it relative to the campaign folder")
+    .stderr_has("0 errors, 1 warning")
+    .run()
+    .again()
+    .args(["render", "--format", "md"])
+    .stderr_lacks("absolute")
+    .run();
+}

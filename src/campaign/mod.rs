@@ -1,5 +1,6 @@
 //! The campaign: settings, recipients and where they live, loaded and checked into types.
 
+pub mod paths;
 pub mod recipient;
 pub mod schedule;
 pub mod settings;

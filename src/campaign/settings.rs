@@ -41,6 +41,8 @@ pub struct Settings {
     /// Where each key of `[campaign]`, `[sender]` and `[letter]` is written, by its name as
     /// templates read it (`letter.subject`).
     pub places: HashMap<String, Range<usize>>,
+    /// Every path the settings file writes, with its place.
+    pub written_paths: Vec<super::paths::WrittenPath>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,7 +162,12 @@ impl Settings {
             None => RawSettings::default(),
         };
         let file = text.is_some().then_some(path);
-        Settings::from_raw(dir, raw, file, today, scheduled)
+        let mut settings = Settings::from_raw(dir, raw, file, today, scheduled)?;
+        settings.written_paths = text
+            .as_deref()
+            .map(super::paths::written)
+            .unwrap_or_default();
+        Ok(settings)
     }
 
     fn from_raw(
@@ -220,6 +227,7 @@ impl Settings {
         .collect();
         let settings = Settings {
             places,
+            written_paths: Vec::new(),
             pdf,
             campaign,
             sender: raw.sender.to_json(),

@@ -64,6 +64,10 @@ pub struct Send {
     /// Also send letters whose time passed longer ago than [schedule] grace (default 12 hours).
     #[arg(long)]
     pub send_late: bool,
+    /// Use the campaign's paths that lead outside its folder, and its `sendmail` program
+    /// (`check` lists them).
+    #[arg(long)]
+    pub allow_outside: bool,
 }
 
 /// What `send` loads before asking the journal.
@@ -165,6 +169,15 @@ impl Send {
                 .hint("add [schedule] with at = \"2026-12-10T09:00\" (see the README), or give the time with --at")]);
         }
         let letters = Letters::load(dir, &campaign.settings)?;
+        let templates = letters.sources().map(|(path, _)| path);
+        use crate::campaign::paths::{refused, Command};
+        refused(
+            &campaign,
+            templates,
+            Command::Send,
+            false,
+            self.allow_outside,
+        )?;
         // A rehearsal needs no server settings yet.
         let smtp = match (campaign.settings.smtp.clone(), self.dry_run) {
             (Some(smtp), _) => Some(smtp),
