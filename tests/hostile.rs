@@ -5,7 +5,7 @@ mod common;
 #[path = "common/smtp.rs"]
 mod smtp;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::{header, part, Ran, Test};
@@ -535,7 +535,7 @@ fn a_table_a_list_or_true_printed_is_an_error_where_it_is_set_and_printed() {
                     assert_eq!(ran.status, Some(1), "{what}\n{}", ran.report());
                     for says in [
                         format!("error: `{path}` must be text, found {found}"),
-                        format!("{set_at}"),
+                        set_at.to_string(),
                         format!("{found}, not text"),
                         format!("hint: {printed_at} prints it"),
                         "recipient: alice".to_string(),

@@ -386,7 +386,6 @@ mod tests {
         let keys: Vec<(&str, String, &str)> = written(text)
             .iter()
             .map(|p| (p.key, p.path.display().to_string(), &text[p.span.clone()]))
-            .map(|(k, p, s)| (k, p, s))
             .collect();
         assert_eq!(
             keys,
