@@ -268,10 +268,10 @@ fn found<'a>(
         files.push((dir.join(&settings.output), Kind::Output));
     }
     for file in templates {
-        match file == template {
-            true if !named("campaign.template") => files.push((file.to_path_buf(), Kind::Template)),
-            true => {}
-            false => files.push((file.to_path_buf(), Kind::Part)),
+        if file != template {
+            files.push((file.to_path_buf(), Kind::Part));
+        } else if !named("campaign.template") {
+            files.push((file.to_path_buf(), Kind::Template));
         }
     }
     for (file, kind) in files {

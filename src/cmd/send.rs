@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lettre::Address;
 
 use super::Output;
+use crate::campaign::paths;
 use crate::campaign::schedule::{parse_at, parse_zone, At, Schedule, Zone};
 use crate::campaign::smtp::{Delivery, SmtpSettings};
 use crate::campaign::{Campaign, RecipientId};
@@ -170,14 +171,8 @@ impl Send {
         }
         let letters = Letters::load(dir, &campaign.settings)?;
         let templates = letters.sources().map(|(path, _)| path);
-        use crate::campaign::paths::{refused, Command};
-        refused(
-            &campaign,
-            templates,
-            Command::Send,
-            false,
-            self.allow_outside,
-        )?;
+        let allowed = self.allow_outside;
+        paths::refused(&campaign, templates, paths::Command::Send, false, allowed)?;
         // A rehearsal needs no server settings yet.
         let smtp = match (campaign.settings.smtp.clone(), self.dry_run) {
             (Some(smtp), _) => Some(smtp),
