@@ -92,19 +92,22 @@ pub fn open(path: &Path, limit: u64) -> Result<Capped<File>, ReadError> {
     regular(&std::fs::metadata(path).map_err(ReadError::Io)?, limit)?;
     let file = File::open(path).map_err(ReadError::Io)?;
     // And again once open, in case it was replaced in between.
-    regular(&file.metadata().map_err(ReadError::Io)?, limit)?;
+    let metadata = file.metadata().map_err(ReadError::Io)?;
+    regular(&metadata, limit)?;
     Ok(Capped {
         inner: file,
         limit,
         left: limit,
         over: false,
+        size: metadata.len(),
     })
 }
 
 /// The whole of a regular file of at most `limit` bytes.
 pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let mut reader = open(path, limit)?;
-    let mut bytes = Vec::new();
+    // The whole file in one allocation, as `std::fs::read` makes it.
+    let mut bytes = Vec::with_capacity(usize::try_from(reader.size).unwrap_or(0).saturating_add(1));
     match reader.read_to_end(&mut bytes) {
         Ok(_) => Ok(bytes),
         Err(_) if reader.over => Err(ReadError::TooLarge { limit }),
@@ -157,6 +160,8 @@ pub struct Capped<R> {
     left: u64,
     /// It went past the limit.
     over: bool,
+    /// The file's size when it was opened.
+    size: u64,
 }
 
 impl<R: Read> Read for Capped<R> {
@@ -249,6 +254,7 @@ mod tests {
             limit: 10,
             left: 10,
             over: false,
+            size: 0,
         };
         let mut bytes = Vec::new();
         let e = capped.read_to_end(&mut bytes).unwrap_err();
@@ -260,6 +266,7 @@ mod tests {
             limit: 10,
             left: 10,
             over: false,
+            size: 0,
         };
         assert_eq!(exact.read_to_end(&mut Vec::new()).unwrap(), 10);
     }
