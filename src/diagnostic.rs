@@ -183,10 +183,11 @@ impl Reporter {
         self.ids.insert(path.to_path_buf(), self.files.len() - 1);
     }
 
-    /// The text of a problem's file, read once.
+    /// The text of a problem's file, read once: only what the campaign would read itself,
+    /// never a pipe or a device.
     fn source(&mut self, path: &Path) -> Option<&Source> {
         if !self.ids.contains_key(path) {
-            let text = std::fs::read_to_string(path).ok()?;
+            let text = crate::input::read_text(path, crate::input::RECIPIENTS_LIMIT).ok()?;
             self.add_source(path, text);
         }
         self.ids.get(path).map(|&id| &self.files[id])

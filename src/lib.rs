@@ -5,6 +5,7 @@
 //! 1. [`campaign`] loads `lettermerge.toml` and the recipients (TOML or CSV) and checks them into
 //!    types: a [`campaign::Recipient`] is known good once built, and every problem found on the way
 //!    is a [`diagnostic::Problem`] that names the file, line, column, recipient and a fix.
+//!    [`input`] reads every file of a campaign: regular files only, within a size.
 //! 2. [`template`] compiles the letter, its language variants and partials once, and merges each
 //!    recipient's letter strictly: a slot the data lacks is an error, never a blank. Data is
 //!    escaped so it is always text, never markup. No template can crash or hang the process:
@@ -25,6 +26,7 @@ pub mod cmd;
 pub mod console;
 pub mod controls;
 pub mod diagnostic;
+pub mod input;
 pub mod interrupt;
 pub mod journal;
 pub mod preview;

@@ -80,6 +80,8 @@ impl Aiosmtpd {
         found
     }
 
+    /// `[smtp]` for this server. Its `ca_file` is outside the campaign folder, so `send` is run
+    /// with `--allow-outside`.
     fn smtp_settings(&self) -> String {
         format!(
             "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\nusername = \"{USER}\"\nca_file = \"{}\"\nbackoff_ms = 50\nretries = 1\n",
@@ -184,7 +186,7 @@ fn starttls_and_login_deliver_every_letter_once() {
     let server = Aiosmtpd::start();
     let ran = campaign(&server)
         .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
-        .args(["send", "--yes"])
+        .args(["send", "--allow-outside", "--yes"])
         .stderr_has("sent 1")
         .run();
     let envelopes = server.envelopes();
@@ -193,7 +195,7 @@ fn starttls_and_login_deliver_every_letter_once() {
     assert!(envelopes[0].contains("\"login\": true"), "{envelopes:?}");
     ran.again()
         .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
-        .args(["send", "--yes"])
+        .args(["send", "--allow-outside", "--yes"])
         .stderr_has("already sent")
         .run();
     assert_eq!(server.envelopes().len(), 1, "a second run sends nothing");
@@ -213,7 +215,7 @@ fn campaign_day_through_an_independent_server_sends_each_letter_when_due_once() 
         .recipients(recipients)
         .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
         .env("LETTERMERGE_NOW", "2026-12-10T06:00:00Z")
-        .args(["send", "--due", "--yes"])
+        .args(["send", "--allow-outside", "--due", "--yes"])
         .stderr_has("sent 1, 0 not sent")
         .run();
     let envelopes = server.envelopes();
@@ -222,7 +224,7 @@ fn campaign_day_through_an_independent_server_sends_each_letter_when_due_once() 
     ran.again()
         .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
         .env("LETTERMERGE_NOW", "2026-12-10T14:05:00Z")
-        .args(["send", "--due", "--yes"])
+        .args(["send", "--allow-outside", "--due", "--yes"])
         .stderr_has("1 letter already sent: not sent again")
         .stderr_has("sent 1, 0 not sent")
         .run();
@@ -256,7 +258,7 @@ fn a_wrong_password_sends_nothing_and_is_never_printed() {
     let server = Aiosmtpd::start();
     campaign(&server)
         .env("LETTERMERGE_SMTP_PASSWORD", "wrong-secret-words")
-        .args(["send", "--yes"])
+        .args(["send", "--allow-outside", "--yes"])
         .status(1)
         .stderr_lacks("wrong-secret-words")
         .run();
@@ -310,13 +312,13 @@ fn the_sendmail_transport_hands_each_letter_to_the_local_mail_system_once() {
             msmtp.display()
         ))
         .env("HOME", &home.path().display().to_string())
-        .args(["send", "--yes"])
+        .args(["send", "--allow-outside", "--yes"])
         .stderr_has("sent 1")
         .run();
     assert_eq!(server.envelopes().len(), 1, "{:?}", server.envelopes());
     ran.again()
         .env("HOME", &home.path().display().to_string())
-        .args(["send", "--yes"])
+        .args(["send", "--allow-outside", "--yes"])
         .stderr_has("already sent")
         .run();
     assert_eq!(

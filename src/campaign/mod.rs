@@ -1,5 +1,6 @@
 //! The campaign: settings, recipients and where they live, loaded and checked into types.
 
+pub mod paths;
 pub mod recipient;
 pub mod schedule;
 pub mod settings;
@@ -148,7 +149,7 @@ impl Recipients {
     /// Admits a checked recipient unless its id was already used.
     pub fn admit(&mut self, recipient: &Recipient) -> Result<(), Problem> {
         if let Some(first) = self.seen.get(&recipient.id) {
-            let line = std::fs::read_to_string(&self.path)
+            let line = crate::input::read_text(&self.path, crate::input::RECIPIENTS_LIMIT)
                 .map(|t| crate::diagnostic::line_of(&t, first.start))
                 .unwrap_or(0);
             return Err(Problem::error(format!(

@@ -114,6 +114,9 @@ pub struct Recipient {
     pub fields: Map<String, Value>,
     /// Where this recipient stands in its file.
     pub span: Range<usize>,
+    /// Where each field that is not text (a list, a table, a number …) is written, `letter`
+    /// included: to point at it should a template print it where text is needed.
+    pub places: Vec<(String, Range<usize>)>,
 }
 
 /// Keys that the program itself reads; all others are the campaign's own.
@@ -156,7 +159,11 @@ impl Recipient {
         let mut language = None;
         let mut timezone = None;
         let mut letter = Map::new();
+        let mut places = Vec::new();
         for mut field in raw.fields {
+            if !field.value.is_string() {
+                places.push((field.key.clone(), field.span.clone()));
+            }
             let value = match field.key.as_str() {
                 "id" | "name" | "salutation" | "title" | "organization" => {
                     check.text(&mut field).map(Value::String)
@@ -223,7 +230,7 @@ impl Recipient {
         let name = name?;
         Some(Recipient {
             id: id?,
-            email: email_address.map(|a| Mailbox::new(Some(header_safe(&name)), a)),
+            email: email_address.map(|a| mailbox(Some(&name), a)),
             // The addressee is shown outside the letter too (a page's title, the preview).
             name: crate::controls::replace(&name).into_owned(),
             cc,
@@ -233,6 +240,7 @@ impl Recipient {
             letter,
             fields,
             span: raw.span,
+            places,
         })
     }
 
@@ -268,6 +276,13 @@ pub fn header_safe(s: &str) -> String {
         .collect::<String>()
         .trim()
         .to_string()
+}
+
+/// A mailbox for a header: the name, if any, made [`header_safe`] (lettre cannot write a name
+/// with a line break, and would panic trying). Every named mailbox is made here.
+pub fn mailbox(name: Option<&str>, address: Address) -> Mailbox {
+    let name = name.map(header_safe).filter(|n| !n.is_empty());
+    Mailbox::new(name, address)
 }
 
 struct Checker<'a> {
@@ -652,6 +667,33 @@ mod tests {
         assert_eq!(
             header_safe("A\u{1b}]0;x\u{7}\0\u{7f}\u{9b}\u{202e}\u{2069}B"),
             "A\u{FFFD}]0;x\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}B"
+        );
+    }
+
+    #[test]
+    fn a_mailbox_is_written_whatever_its_name_holds() {
+        use lettre::message::header::{From, Headers};
+        let address: Address = "ada@example.org".parse().unwrap();
+        for c in (0..=0x9f_u32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_control())
+            .chain(['\u{2028}', '\u{2029}'])
+        {
+            let named = mailbox(Some(&format!("Ada{c}Bcc: x@y")), address.clone());
+            let name = named.name.clone().unwrap_or_default();
+            assert!(
+                name == "Ada Bcc: x@y" || name == "Ada\u{FFFD}Bcc: x@y",
+                "{c:?}: {name:?}"
+            );
+            let mut headers = Headers::new();
+            headers.set(From::from(lettre::message::Mailboxes::from(named)));
+            let raw = headers.get_raw("From").unwrap_or_default();
+            assert!(!raw.contains(c) || c == '\r' || c == '\n', "{c:?}: {raw}");
+        }
+        let unnamed = mailbox(Some(" \r\n "), address);
+        assert_eq!(
+            unnamed.name, None,
+            "a name of nothing but breaks is no name"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! `lettermerge.toml`: campaign settings, every key defaulted, parsed and checked in one place.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +38,11 @@ pub struct Settings {
     pub pdf: PdfSettings,
     /// The settings file, when the campaign has one.
     pub path: Option<PathBuf>,
+    /// Where each key of `[campaign]`, `[sender]` and `[letter]` is written, by its name as
+    /// templates read it (`letter.subject`).
+    pub places: HashMap<String, Range<usize>>,
+    /// Every path the settings file writes, with its place.
+    pub written_paths: Vec<super::paths::WrittenPath>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,16 +145,16 @@ impl Settings {
         scheduled: Option<NaiveDate>,
     ) -> Result<Settings, Vec<Problem>> {
         let path = dir.join(SETTINGS_FILE);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::input::read_text(&path, crate::input::SETTINGS_LIMIT) {
             Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) if e.is_not_found() => None,
             Err(e) => {
                 return Err(vec![Problem::error(format!(
                     "cannot read {}: {e}",
                     path.display()
                 ))
                 .in_file(&path)
-                .hint("check the file's permissions")])
+                .hint(e.hint().unwrap_or("check the file's permissions"))])
             }
         };
         let raw: RawSettings = match &text {
@@ -156,7 +162,12 @@ impl Settings {
             None => RawSettings::default(),
         };
         let file = text.is_some().then_some(path);
-        Settings::from_raw(dir, raw, file, today, scheduled)
+        let mut settings = Settings::from_raw(dir, raw, file, today, scheduled)?;
+        settings.written_paths = text
+            .as_deref()
+            .map(super::paths::written)
+            .unwrap_or_default();
+        Ok(settings)
     }
 
     fn from_raw(
@@ -202,7 +213,22 @@ impl Settings {
             font_dirs: raw.pdf.font_dirs.iter().map(|d| dir.join(d)).collect(),
             duplex: raw.pdf.duplex,
         };
+        let places = [
+            ("campaign", &raw.campaign),
+            ("sender", &raw.sender),
+            ("letter", &raw.letter),
+        ]
+        .into_iter()
+        .flat_map(|(table, fields)| {
+            fields
+                .0
+                .iter()
+                .map(move |(key, value)| (format!("{table}.{key}"), value.span()))
+        })
+        .collect();
         let settings = Settings {
+            places,
+            written_paths: Vec::new(),
             pdf,
             campaign,
             sender: raw.sender.to_json(),
@@ -332,12 +358,10 @@ fn parse_date(value: &toml::Value) -> Option<NaiveDate> {
 
 fn sender_mailbox(sender: &Fields, file: &Path, problems: &mut Vec<Problem>) -> Option<Mailbox> {
     let email = sender.get("email")?;
-    let name = sender
-        .get("name")
-        .and_then(|v| v.get_ref().as_str())
-        .map(super::recipient::header_safe);
+    let name = sender.get("name").and_then(|v| v.get_ref().as_str());
     match email.get_ref().as_str().map(str::parse) {
-        Some(Ok(address)) => Some(Mailbox::new(name, address)),
+        // The name is written as the letters write it: a line break in it is a space.
+        Some(Ok(address)) => Some(super::recipient::mailbox(name, address)),
         _ => {
             problems.push(
                 Problem::error("`sender.email` is not a valid email address")
@@ -384,6 +408,8 @@ pub fn toml_problem(path: &Path, text: &str, error: &toml::de::Error) -> Problem
     let message = error.message().trim().to_string();
     let hint = if message.contains("unknown field") {
         "check the spelling; the keys lettermerge knows are listed in the README"
+    } else if message.contains("duplicate key") {
+        "a key is set once in each table, and here it is set again: delete the line you do not mean (the other is above it)"
     } else {
         "fix the TOML syntax here: strings need \"quotes\", lists [brackets], tables [names]"
     };

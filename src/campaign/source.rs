@@ -6,7 +6,6 @@
 //! at a time. A campaign of any size fits in little more memory than its text.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::BufReader;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -17,6 +16,7 @@ use toml::de::{DeTable, DeValue};
 use super::recipient::{RawField, RawRecipient};
 use super::settings::toml_problem;
 use crate::diagnostic::Problem;
+use crate::input::{self, ReadError};
 
 /// Raw recipients in file order, or the problem that stopped reading.
 pub type RawItem = Result<RawRecipient, Problem>;
@@ -33,14 +33,15 @@ pub fn open(path: &Path) -> Result<Source, Problem> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if is_csv {
-        let file = File::open(path).map_err(|e| cannot_read(path, &e))?;
+        let file = input::open(path, input::RECIPIENTS_LIMIT).map_err(|e| cannot_read(path, &e))?;
         let rows = CsvRows::new(path, BufReader::with_capacity(1 << 16, file));
         return Ok(Source {
             items: Box::new(rows),
             count: None,
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| cannot_read(path, &e))?;
+    let text =
+        input::read_text(path, input::RECIPIENTS_LIMIT).map_err(|e| cannot_read(path, &e))?;
     let text = match TomlPieces::new(path, text) {
         Ok(pieces) => {
             let count = pieces.count;
@@ -58,11 +59,14 @@ pub fn open(path: &Path) -> Result<Source, Problem> {
     })
 }
 
-fn cannot_read(path: &Path, e: &std::io::Error) -> Problem {
-    let hint = if e.kind() == std::io::ErrorKind::NotFound {
-        "create it (see the README), or set `recipients` in [campaign] of lettermerge.toml"
-    } else {
-        "check that the file is readable"
+fn cannot_read(path: &Path, e: &ReadError) -> Problem {
+    let hint = match e.hint() {
+        _ if e.is_not_found() => {
+            "create it (see the README), or set `recipients` in [campaign] of lettermerge.toml"
+                .into()
+        }
+        Some(hint) => format!("{hint}; `recipients` in [campaign] of lettermerge.toml names it"),
+        None => "check that the file is readable".into(),
     };
     Problem::error(format!("cannot read {}: {e}", path.display())).hint(hint)
 }
@@ -347,6 +351,8 @@ struct CsvRows<R: std::io::Read> {
     reader: csv::Reader<Breaks<R>>,
     headers: Vec<String>,
     failed: bool,
+    /// Problems found in the header row, given out before reading stops.
+    queued: VecDeque<Problem>,
 }
 
 impl<R: std::io::Read> CsvRows<R> {
@@ -363,6 +369,7 @@ impl<R: std::io::Read> CsvRows<R> {
             reader,
             headers: Vec::new(),
             failed: false,
+            queued: VecDeque::new(),
         }
     }
 
@@ -373,6 +380,17 @@ impl<R: std::io::Read> CsvRows<R> {
     }
 
     fn csv_problem(&mut self, e: &csv::Error) -> Problem {
+        if let csv::ErrorKind::Io(io) = e.kind() {
+            // A file that grew past the limit while it was read, or a disk that failed.
+            return Problem::error(format!("cannot read {}: {io}", self.path.display()))
+                .in_file(&self.path)
+                .hint(
+                    io.get_ref()
+                        .and_then(|inner| inner.downcast_ref::<ReadError>())
+                        .and_then(ReadError::hint)
+                        .unwrap_or("check that the file is readable"),
+                );
+        }
         let at = self.row_start(e.position());
         let message = match e.kind() {
             csv::ErrorKind::UnequalLengths {
@@ -392,7 +410,7 @@ impl<R: std::io::Read> Iterator for CsvRows<R> {
 
     fn next(&mut self) -> Option<RawItem> {
         if self.failed {
-            return None;
+            return self.queued.pop_front().map(Err);
         }
         if self.headers.is_empty() {
             match self.reader.headers() {
@@ -401,6 +419,19 @@ impl<R: std::io::Read> Iterator for CsvRows<R> {
                     self.failed = true;
                     return Some(Err(self.csv_problem(&e)));
                 }
+            }
+            // The header row's line, up to its first line break.
+            let header_end = self.reader.get_ref().at.front().copied();
+            let header_line = 0..header_end.unwrap_or(self.reader.position().byte() as usize);
+            self.queued = same_columns(&self.headers)
+                .iter()
+                .map(|columns| same_columns_problem(&self.path, columns))
+                .map(|p| p.at(&self.path, header_line.clone()))
+                .collect();
+            if !self.queued.is_empty() {
+                // Which of the columns is meant cannot be known: no row is read.
+                self.failed = true;
+                return self.queued.pop_front().map(Err);
             }
         }
         let mut record = csv::StringRecord::new();
@@ -417,6 +448,56 @@ impl<R: std::io::Read> Iterator for CsvRows<R> {
             }
         }
     }
+}
+
+/// Columns that name the same field, as a person reading the sheet sees them: the spaces around
+/// a name are not part of it (they are trimmed when read) and neither is case (`Email` beside
+/// `email`). Each group is its columns' 1-based numbers and names, in order; empty names are no
+/// field and are left out.
+fn same_columns(headers: &[String]) -> Vec<Vec<(usize, &str)>> {
+    let mut groups: Vec<(String, Vec<(usize, &str)>)> = Vec::new();
+    for (i, header) in headers.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
+        let key = header.to_lowercase();
+        let column = (i + 1, header.as_str());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, columns)) => columns.push(column),
+            None => groups.push((key, vec![column])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, columns)| columns)
+        .filter(|columns| columns.len() > 1)
+        .collect()
+}
+
+/// "column `email` appears twice (columns 4 and 5)".
+fn same_columns_problem(path: &Path, columns: &[(usize, &str)]) -> Problem {
+    let in_prose = |items: Vec<String>| match items.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let name = columns.first().map_or("", |c| c.1);
+    let message = if columns.iter().all(|c| c.1 == name) {
+        let times = match columns.len() {
+            2 => "twice".to_string(),
+            n => format!("{n} times"),
+        };
+        let numbers = in_prose(columns.iter().map(|c| c.0.to_string()).collect());
+        format!("column `{name}` appears {times} (columns {numbers})")
+    } else {
+        let names = in_prose(
+            columns
+                .iter()
+                .map(|c| format!("`{}` ({})", c.1, c.0))
+                .collect(),
+        );
+        format!("columns {names} differ only in case")
+    };
+    Problem::error(format!("{}: {message}", file_name(path)))
+        .label("in this header row")
+        .hint("each column names one field, so only one of these could be read: delete or rename the others in the sheet (names are read as written, in their case)")
 }
 
 fn csv_entry(
@@ -498,6 +579,33 @@ mod tests {
         let err = rows[1].as_ref().unwrap_err();
         assert!(err.message.contains("1 cells"), "{}", err.message);
         assert_eq!(err.location.as_ref().unwrap().span.start, 14, "{err:?}");
+    }
+
+    #[test]
+    fn columns_are_the_same_without_spaces_and_case_and_empty_names_are_none() {
+        let headers: Vec<String> = ["id", "", "Email", "name", "", "email", "EMAIL", "Name"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        assert_eq!(
+            same_columns(&headers),
+            vec![
+                vec![(3, "Email"), (6, "email"), (7, "EMAIL")],
+                vec![(4, "name"), (8, "Name")]
+            ]
+        );
+        let csv = " id ,name,id\na,Ann,b\n";
+        let rows: Vec<_> = CsvRows::new(Path::new("r.csv"), csv.as_bytes()).collect();
+        assert_eq!(rows.len(), 1, "no row is read after the header's problem");
+        let e = rows[0].as_ref().unwrap_err();
+        assert_eq!(
+            e.message,
+            "r.csv: column `id` appears twice (columns 1 and 3)"
+        );
+        assert_eq!(
+            &csv[e.location.as_ref().unwrap().span.clone()],
+            " id ,name,id"
+        );
     }
 
     #[test]

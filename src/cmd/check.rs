@@ -11,6 +11,7 @@ use clap::Args;
 use rayon::prelude::*;
 
 use super::Output;
+use crate::campaign::paths;
 use crate::campaign::recipient::{edit_distance, KNOWN_KEYS};
 use crate::campaign::schedule::{show_span, Schedule, Shift};
 use crate::campaign::{Campaign, Recipient, RecipientId, Recipients};
@@ -93,6 +94,12 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
             None
         }
     };
+    let templates = letters
+        .iter()
+        .flat_map(|l| l.sources().map(|(path, _)| path));
+    findings
+        .problems
+        .extend(paths::warnings(&campaign, templates));
     let mut recipients = match campaign.recipients() {
         Ok(r) => r,
         Err(p) => {

@@ -10,7 +10,7 @@ use lettre::message::Mailbox;
 
 use super::Output;
 use crate::campaign::recipient::header_safe;
-use crate::campaign::Campaign;
+use crate::campaign::{paths, Campaign};
 use crate::clock::Clock;
 use crate::diagnostic::{first_of, plural, Problem};
 use crate::render::clean::Clean;
@@ -44,6 +44,11 @@ pub struct Render {
     /// Print the letters instead of writing files.
     #[arg(long)]
     pub stdout: bool,
+
+    /// Use the campaign's paths that lead outside its folder (`check` lists them): a template
+    /// or recipients file elsewhere, an `output` folder elsewhere.
+    #[arg(long)]
+    pub allow_outside: bool,
 }
 
 impl Render {
@@ -56,6 +61,13 @@ impl Render {
             Ok(l) => l,
             Err(problems) => return fail(out, &problems),
         };
+        let writes = self.out.is_none() && !self.stdout;
+        let templates = letters.sources().map(|(path, _)| path);
+        let command = paths::Command::Render;
+        let allowed = self.allow_outside;
+        if let Err(problems) = paths::refused(&campaign, templates, command, writes, allowed) {
+            return fail(out, &problems);
+        }
         if self.combined && !self.format.contains(&Format::Pdf) {
             return fail(
                 out,

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lettre::Address;
 
 use super::Output;
+use crate::campaign::paths;
 use crate::campaign::schedule::{parse_at, parse_zone, At, Schedule, Zone};
 use crate::campaign::smtp::{Delivery, SmtpSettings};
 use crate::campaign::{Campaign, RecipientId};
@@ -64,6 +65,10 @@ pub struct Send {
     /// Also send letters whose time passed longer ago than [schedule] grace (default 12 hours).
     #[arg(long)]
     pub send_late: bool,
+    /// Use the campaign's paths that lead outside its folder, and its `sendmail` program
+    /// (`check` lists them).
+    #[arg(long)]
+    pub allow_outside: bool,
 }
 
 /// What `send` loads before asking the journal.
@@ -165,6 +170,9 @@ impl Send {
                 .hint("add [schedule] with at = \"2026-12-10T09:00\" (see the README), or give the time with --at")]);
         }
         let letters = Letters::load(dir, &campaign.settings)?;
+        let templates = letters.sources().map(|(path, _)| path);
+        let allowed = self.allow_outside;
+        paths::refused(&campaign, templates, paths::Command::Send, false, allowed)?;
         // A rehearsal needs no server settings yet.
         let smtp = match (campaign.settings.smtp.clone(), self.dry_run) {
             (Some(smtp), _) => Some(smtp),

@@ -145,7 +145,7 @@ impl Snapshot {
         let recipients_file = kept.campaign.as_ref().map(Campaign::recipients_path);
         let text = recipients_file
             .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|p| crate::input::read_text(p, crate::input::RECIPIENTS_LIMIT).ok())
             .unwrap_or_default();
         let lines = LineIndex::new(&text);
         let line = |span: &Range<usize>| lines.line(span.start);

@@ -397,6 +397,7 @@ mod tests {
             letter: Default::default(),
             fields: Default::default(),
             span: 0..0,
+            places: Vec::new(),
         }
     }
 

@@ -415,7 +415,8 @@ fn classify(e: Error, content_sent: bool) -> Fault {
 fn tls_parameters(settings: &SmtpSettings) -> Result<TlsParameters, String> {
     let mut builder = TlsParameters::builder(settings.host.clone());
     if let Some(ca) = &settings.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
+        let pem = crate::input::read(ca, crate::input::CA_LIMIT)
+            .map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
         let cert = Certificate::from_pem(&pem)
             .map_err(|e| format!("{} is not a PEM certificate: {e}", ca.display()))?;
         builder = builder.add_root_certificate(cert);

@@ -36,7 +36,8 @@ use super::{guard, include};
 const SHARED: [&str; 4] = ["letter", "sender", "campaign", "date"];
 
 /// Helpers whose output depends only on their parameters and on the letter's language.
-const PURE_HELPERS: [&str; 20] = [
+const PURE_HELPERS: [&str; 21] = [
+    super::text::HELPER,
     "if",
     "unless",
     "each",
@@ -363,10 +364,9 @@ impl<'a, 'reg> Merge<'a, 'reg> {
                 guard::step(number(0), number(1))?;
                 Ok(true)
             }
-            TemplateElement::Expression(ht)
-                if !ht.block && ht.params.is_empty() && ht.hash.is_empty() =>
-            {
-                let Parameter::Path(Path::Relative((segs, _))) = &ht.name else {
+            TemplateElement::Expression(ht) => {
+                let Some(Parameter::Path(Path::Relative((segs, _)))) = super::text::printed(ht)
+                else {
                     return Ok(false);
                 };
                 // One name could be a helper's.
@@ -630,6 +630,7 @@ mod tests {
                 .unwrap();
             registry.register_partial(name, text.as_ref()).unwrap();
         }
+        super::super::text::guard(&mut registry, super::super::helpers::is_helper);
         (Plan::new(&registry), registry)
     }
 

@@ -9,6 +9,7 @@ pub mod instrument;
 pub mod locale;
 pub mod memo;
 mod problems;
+pub mod text;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,11 @@ pub struct Letters {
     /// Campaign-wide names every letter sees: `letter`, `sender`, `campaign`, `date`.
     shared: Map<String, Value>,
     settings_file: PathBuf,
+    /// The campaign folder and its recipients file, to say where a value is set.
+    dir: PathBuf,
+    recipients_file: PathBuf,
+    /// Where each key of `[campaign]`, `[sender]` and `[letter]` is written (`letter.subject`).
+    places: HashMap<String, std::ops::Range<usize>>,
     /// Where `[email] subject` stands in the settings file, when it is written there.
     subject_span: Option<std::ops::Range<usize>>,
     /// Which pieces of each template are the same in every letter, and of the subject.
@@ -76,7 +82,7 @@ impl Letters {
         let mut problems = Vec::new();
         let mut files = HashMap::new();
 
-        if !main_path.is_file() {
+        if !main_path.exists() {
             return Err(vec![Problem::error(format!(
                 "the letter template {} does not exist",
                 main_path.display()
@@ -89,13 +95,13 @@ impl Letters {
         let mut compiled: Vec<(String, Template)> = Vec::new();
         let mut partial_names = Vec::new();
         let mut load = |name: &str, path: &Path| {
-            let text = match std::fs::read_to_string(path) {
+            let text = match crate::input::read_text(path, crate::input::TEMPLATE_LIMIT) {
                 Ok(text) => text,
                 Err(e) => {
                     problems.push(
                         Problem::error(format!("cannot read {}: {e}", path.display()))
                             .in_file(path)
-                            .hint("check that the file is readable UTF-8 text"),
+                            .hint(e.hint().unwrap_or("check that the file is readable")),
                     );
                     return;
                 }
@@ -149,8 +155,8 @@ impl Letters {
                 &settings.email.subject_span,
             ));
         }
-        let letters = registry(compiled, escape::escape_markdown);
-        let subject = registry(
+        let mut letters = registry(compiled, escape::escape_markdown);
+        let mut subject = registry(
             subject_template.map(|t| (SUBJECT.to_string(), t)),
             str::to_string,
         );
@@ -158,6 +164,9 @@ impl Letters {
         if !problems.is_empty() {
             return Err(problems);
         }
+        // What the templates print must be text: each printed value is checked as it is merged.
+        text::guard(&mut letters, helpers::is_helper);
+        text::guard(&mut subject, helpers::is_helper);
         let mut shared = Map::new();
         shared.insert("letter".into(), Value::Object(settings.letter.clone()));
         shared.insert("sender".into(), Value::Object(settings.sender.clone()));
@@ -179,6 +188,9 @@ impl Letters {
             files,
             shared,
             settings_file,
+            dir: dir.to_path_buf(),
+            recipients_file: dir.join(&settings.campaign.recipients),
+            places: settings.places.clone(),
             subject_span: settings.email.subject_span.clone(),
             contexts: Mutex::new(Vec::new()),
         })
@@ -341,6 +353,23 @@ impl Letters {
         if let Some(exceeded) = guard::Exceeded::of(e) {
             return limit_problem(exceeded, &id).at(path, span).recipient(id);
         }
+        if let RenderErrorReason::NestedError(inner) = e.reason() {
+            if let Some(not_text) = inner.downcast_ref::<text::NotText>() {
+                let printed = match (template, e.line_no, e.column_no) {
+                    (SUBJECT, _, _) if self.subject_span.is_none() => {
+                        "the email's Subject line (`{{letter.subject}}` unless [email] subject says otherwise)".to_string()
+                    }
+                    (SUBJECT, _, _) => "[email] subject".to_string(),
+                    (_, Some(line), Some(col)) => {
+                        format!("{}:{line}:{col}", display_name(&self.dir, &path))
+                    }
+                    _ => display_name(&self.dir, &path),
+                };
+                return self
+                    .not_text_problem(not_text, recipient, &printed)
+                    .unwrap_or_else(|problem| problem.at(path, span).label("printed here"));
+            }
+        }
         let problem = match e.reason() {
             RenderErrorReason::CannotIncludeSelf => {
                 Problem::error(format!("the partial `{template}` includes itself"))
@@ -367,6 +396,41 @@ impl Letters {
                 .hint("see docs/templates.md for how slots and helpers are written"),
         };
         problem.at(path, span).recipient(id)
+    }
+
+    /// A value printed where text is needed, pointed at where it is set (its line in
+    /// lettermerge.toml or the recipients file); `Err` with the problem still to be placed, at
+    /// the template, when where it is set is not known.
+    fn not_text_problem(
+        &self,
+        not_text: &text::NotText,
+        recipient: &Recipient,
+        printed: &str,
+    ) -> Result<Problem, Problem> {
+        let id = recipient.id.to_string();
+        let problem = Problem::error(not_text.to_string()).recipient(id);
+        let in_recipient = |key: &str| {
+            let (_, span) = recipient.places.iter().find(|(k, _)| k == key)?;
+            Some((self.recipients_file.clone(), span.clone()))
+        };
+        let in_settings = |table: &str, key: &str| {
+            let span = self.places.get(&format!("{table}.{key}"))?;
+            Some((self.settings_file.clone(), span.clone()))
+        };
+        let set = match not_text.key() {
+            Some(("recipient", key)) => in_recipient(key),
+            Some(("letter", key)) if recipient.letter.contains_key(key) => in_recipient("letter"),
+            Some((table, key)) => in_settings(table, key),
+            None => None,
+        };
+        let hint = format!("{printed} prints it; {}", not_text.remedy());
+        match set {
+            Some((file, span)) => Ok(problem
+                .at(file, span)
+                .label(format!("set here: {}, not text", not_text.found))
+                .hint(hint)),
+            None => Err(problem.hint(not_text.remedy())),
+        }
     }
 
     fn missing_hint(&self, missing: &str, id: &str) -> String {
@@ -475,11 +539,12 @@ fn language_variants(main: &Path) -> Vec<(String, PathBuf)> {
     found
 }
 
-/// Partials: every file in `templates/partials/`, named by its stem.
+/// Partials: every file in `templates/partials/`, named by its stem (one that is not a regular
+/// file is an error when it is read, not a partial that silently does not exist).
 fn partials(dir: &Path) -> Vec<(String, PathBuf)> {
     read_dir_sorted(dir)
         .into_iter()
-        .filter(|p| p.is_file())
+        .filter(|p| !p.is_dir())
         .filter_map(|p| {
             let stem = p.file_stem()?.to_str()?.to_string();
             (!stem.starts_with('.')).then_some((stem, p))

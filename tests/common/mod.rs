@@ -704,3 +704,21 @@ impl Running {
         }
     }
 }
+
+impl Running {
+    /// Waits at most `limit` for the run to end; a run still going then is killed, and its
+    /// status is `None`. Nothing is checked.
+    pub fn finish_within(mut self, limit: std::time::Duration) -> Ran {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return self.finish();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let mut ran = self.finish();
+        ran.status = None;
+        ran
+    }
+}

@@ -13,7 +13,7 @@ pub fn enumerate(
     _: &mut RenderContext<'_, '_>,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let items = escaped_items(param(h, 0, "enumerate")?.value());
+    let items = escaped_items(param(h, 0, "enumerate")?)?;
     let style = h
         .hash_get("style")
         .and_then(|v| v.value().as_str())

@@ -55,7 +55,7 @@ pub fn footnote<'reg, 'rc>(
             // Words written in the template are Markdown; a value from the data is text.
             let text = match (p.relative_path(), p.value().as_str()) {
                 (None, Some(literal)) => literal.to_string(),
-                _ => escaped_text(p.value()),
+                _ => escaped_text(crate::template::text::printable(p)?),
             };
             // A block's text was counted as it was merged; this one is made here.
             crate::template::guard::text(text.len())?;

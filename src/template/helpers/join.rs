@@ -12,7 +12,7 @@ pub fn join(
     _: &mut RenderContext<'_, '_>,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let items = escaped_items(param(h, 0, "join")?.value());
+    let items = escaped_items(param(h, 0, "join")?)?;
     let conj = h.hash_get("conj").and_then(|v| v.value().as_str());
     super::write(out, &locale::join(&items, &language(h, ctx), conj))?;
     Ok(())

@@ -11,7 +11,7 @@ pub fn lines(
     _: &mut RenderContext<'_, '_>,
     out: &mut dyn Output,
 ) -> HelperResult {
-    let items = escaped_items(param(h, 0, "lines")?.value());
+    let items = escaped_items(param(h, 0, "lines")?)?;
     // A backslash before the newline is Markdown's hard line break.
     super::write(out, &items.join("\\\n"))?;
     Ok(())

@@ -9,6 +9,7 @@ use handlebars::{
 use serde_json::Value;
 
 use super::escape::escape_markdown;
+use super::text;
 
 pub mod default;
 pub mod enumerate;
@@ -36,6 +37,7 @@ pub fn register(registry: &mut Handlebars<'_>) {
     registry.register_helper(guard::PARTIAL, Box::new(guard::partial_helper));
     registry.register_helper(guard::COUNT, Box::new(guard::count_helper));
     registry.register_helper(guard::CONTENT, Box::new(guard::content_helper));
+    // A helper added here is added to NAMES too.
 }
 
 /// Writes what a helper made, counted in the letter's text (see [`crate::template::guard`]).
@@ -43,6 +45,44 @@ pub(crate) fn write(out: &mut dyn Output, text: &str) -> HelperResult {
     crate::template::guard::text(text.len())?;
     out.write(text)?;
     Ok(())
+}
+
+
+/// Every helper of a registry that [`register`] filled, Handlebars' own first: `{{name}}` calls
+/// one of these rather than printing a value. A helper registered above is named here too.
+const NAMES: [&str; 24] = [
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "raw",
+    "log",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "and",
+    "or",
+    "not",
+    "len",
+    "format_date",
+    "join",
+    "lines",
+    "enumerate",
+    "footnote",
+    "default",
+    crate::template::include::HELPER,
+];
+
+/// Whether `{{name}}` calls a helper (see [`NAMES`]).
+pub fn is_helper(name: &str) -> bool {
+    use crate::template::guard;
+    NAMES.contains(&name)
+        || name == crate::template::text::HELPER
+        || [guard::STEP, guard::PARTIAL, guard::COUNT, guard::CONTENT].contains(&name)
 }
 
 /// The helper's `i`th parameter; a missing value is an error, as everywhere in a letter.
@@ -69,12 +109,17 @@ pub(crate) fn language(h: &Helper<'_>, ctx: &Context) -> String {
         .to_string()
 }
 
-/// A list parameter as items of escaped text; a single value is a list of one.
-pub(crate) fn escaped_items(value: &Value) -> Vec<String> {
-    match value {
-        Value::Array(items) => items.iter().map(escaped_text).collect(),
-        Value::Null => Vec::new(),
-        other => vec![escaped_text(other)],
+/// A list parameter as items of escaped text; a single value is a list of one. An item that is
+/// not text (a table, a list, true/false) is an error that names it.
+pub(crate) fn escaped_items(param: &PathAndJson<'_>) -> Result<Vec<String>, RenderError> {
+    match param.value() {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| Ok(escaped_text(text::item_text(param, item, Some(i))?)))
+            .collect(),
+        Value::Null => Ok(Vec::new()),
+        other => Ok(vec![escaped_text(text::item_text(param, other, None)?)]),
     }
 }
 
@@ -103,4 +148,27 @@ pub(crate) fn collect<T, I: 'static>(
     let result = render();
     let items = list.with(|l| std::mem::take(&mut *l.borrow_mut()));
     (result, items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_called_a_helper_is_one() {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        register(&mut registry);
+        let reason = |name: &str| {
+            registry
+                .render_template(&format!("{{{{{name}}}}}"), &serde_json::json!({}))
+                .err()
+                .map(|e| e.reason().to_string())
+        };
+        for name in NAMES {
+            let missing = reason(name).is_some_and(|r| r.contains("Failed to access variable"));
+            assert!(!missing, "{name} is read as a value: {:?}", reason(name));
+        }
+        assert!(reason("letter").is_some_and(|r| r.contains("Failed to access variable")));
+    }
 }
