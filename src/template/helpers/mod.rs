@@ -47,7 +47,6 @@ pub(crate) fn write(out: &mut dyn Output, text: &str) -> HelperResult {
     Ok(())
 }
 
-
 /// Every helper of a registry that [`register`] filled, Handlebars' own first: `{{name}}` calls
 /// one of these rather than printing a value. A helper registered above is named here too.
 const NAMES: [&str; 24] = [
