@@ -98,17 +98,26 @@ impl Render {
             ));
         }
         let failed = summary.problems.iter().filter(|p| p.is_error()).count();
-        if !self.stdout {
+        // Never a line that reads as success beside an error.
+        if failed == 0 {
+            if !self.stdout {
+                out.say(format!(
+                    "wrote {} for {} to {}",
+                    plural(summary.files, "file"),
+                    plural(summary.letters, "letter"),
+                    out_dir.display()
+                ));
+            }
+        } else {
+            let written = match (self.stdout, summary.files) {
+                (true, _) => String::new(),
+                (false, 0) => format!("; nothing was written to {}", out_dir.display()),
+                (false, 1) => format!("; 1 file was written to {}", out_dir.display()),
+                (false, n) => format!("; {n} files were written to {}", out_dir.display()),
+            };
+            let them = if failed == 1 { "it" } else { "them" };
             out.say(format!(
-                "wrote {} for {} to {}",
-                plural(summary.files, "file"),
-                plural(summary.letters, "letter"),
-                out_dir.display()
-            ));
-        }
-        if failed > 0 {
-            out.say(format!(
-                "{}: fix them and run render again (`lettermerge check` lists every problem)",
+                "{}: fix {them} and run render again (`lettermerge check` lists every problem){written}",
                 plural(failed, "problem")
             ));
         }

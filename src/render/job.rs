@@ -1,14 +1,15 @@
 //! A render run: recipients read in chunks, each chunk checked and merged on every core, files
-//! written atomically, problems collected for the end.
+//! written by one thread and published whole or not at all ([`super::target`]), problems
+//! collected for the end.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
+use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use super::{write_atomic, Renderer};
+use super::target::{Target, Written};
+use super::Renderer;
 use crate::campaign::{Recipient, RecipientId, Recipients};
 use crate::diagnostic::Problem;
 use crate::template::Letters;
@@ -54,11 +55,8 @@ impl Job<'_> {
         let target = match &self.destination {
             Destination::Dir(dir) => match Target::prepare(dir) {
                 Ok(t) => Some(t),
-                Err(e) => {
-                    summary.problems.push(
-                        Problem::error(format!("cannot create the folder {}: {e}", dir.display()))
-                            .hint("choose another folder with --out"),
-                    );
+                Err(problem) => {
+                    summary.problems.push(problem);
                     return summary;
                 }
             },
@@ -67,6 +65,7 @@ impl Job<'_> {
         let progress = progress_bar(recipients.len_hint());
         let mut found = vec![false; self.only.len()];
         let path = recipients.path.clone();
+        let mut staged = None;
         std::thread::scope(|scope| {
             // One thread creates the files while the others merge letters: threads creating
             // files in one folder queue on its lock.
@@ -137,19 +136,15 @@ impl Job<'_> {
             if let Some((send, handle)) = writer {
                 drop(send);
                 match handle.join() {
-                    Ok((files, problems)) => {
-                        summary.files += files;
-                        summary.problems.extend(problems);
-                    }
+                    Ok(written) => staged = Some(written),
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
         });
-        if let Some(Err(e)) = target.map(Target::finish) {
-            summary.problems.push(
-                Problem::error(format!("cannot move the letters into place: {e}"))
-                    .hint("they are in the hidden folder beside it whose name ends in .partial; move them by hand or render again"),
-            );
+        if let (Some(target), Some(staged)) = (target, staged) {
+            let (files, problems) = target.finish(staged);
+            summary.files = files;
+            summary.problems.extend(problems);
         }
         for (id, found) in self.only.iter().zip(found) {
             if !found {
@@ -207,90 +202,6 @@ impl Job<'_> {
             done.files.push((name, bytes));
         }
         Ok(done)
-    }
-}
-
-/// A file for the writer thread, and whose letter it is (none for a campaign-wide file).
-struct Written {
-    recipient: Option<String>,
-    name: String,
-    bytes: Vec<u8>,
-}
-
-/// Where a run's files go so that no reader ever sees half a letter.
-enum Target {
-    /// A new output folder: the letters are written into a hidden folder beside it, which takes
-    /// its name when the run ends. One rename instead of one per file.
-    Fresh { staging: PathBuf, dir: PathBuf },
-    /// A folder that has files already: each file is written aside and renamed over the old one.
-    Existing(PathBuf),
-}
-
-impl Target {
-    fn prepare(dir: &Path) -> std::io::Result<Target> {
-        // `out/.` and `out/` name `out`: the staging folder is renamed to the folder itself.
-        let dir: PathBuf = dir.components().collect();
-        let dir = dir.as_path();
-        let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
-        if !empty {
-            return Ok(Target::Existing(dir.to_path_buf()));
-        }
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.is_empty() {
-            std::fs::create_dir_all(dir)?;
-            return Ok(Target::Existing(dir.to_path_buf()));
-        }
-        let parent = dir.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent)?;
-        let staging = parent.join(format!(".{name}.{}.partial", std::process::id()));
-        std::fs::create_dir_all(&staging)?;
-        Ok(Target::Fresh {
-            staging,
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            Target::Fresh { staging, .. } => std::fs::write(staging.join(name), bytes),
-            Target::Existing(dir) => write_atomic(&dir.join(name), bytes),
-        }
-    }
-
-    /// Writes every file it receives until the sender is dropped: how many were written, and a
-    /// problem for each that could not be.
-    fn write_all(&self, batches: Receiver<Vec<Written>>) -> (usize, Vec<Problem>) {
-        let mut written = 0;
-        let mut problems = Vec::new();
-        for file in batches.into_iter().flatten() {
-            match self.write(&file.name, &file.bytes) {
-                Ok(()) => written += 1,
-                Err(e) => {
-                    let problem = Problem::error(format!("cannot write {}: {e}", file.name))
-                        .hint("check that the output folder is writable and the disk is not full");
-                    problems.push(match file.recipient {
-                        Some(id) => problem.recipient(id),
-                        None => problem,
-                    });
-                }
-            }
-        }
-        (written, problems)
-    }
-
-    fn finish(self) -> std::io::Result<()> {
-        match self {
-            Target::Fresh { staging, dir } => {
-                if dir.is_dir() {
-                    std::fs::remove_dir(&dir)?;
-                }
-                std::fs::rename(&staging, &dir)
-            }
-            Target::Existing(_) => Ok(()),
-        }
     }
 }
 
