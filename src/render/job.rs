@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use super::target::{Target, Written};
-use super::Renderer;
+use super::{Format, Renderer};
 use crate::campaign::{Recipient, RecipientId, Recipients};
 use crate::diagnostic::Problem;
 use crate::template::Letters;
@@ -44,9 +44,13 @@ pub struct Summary {
     pub printed: Vec<(String, Vec<u8>)>,
 }
 
+#[derive(Default)]
 struct Done {
     files: Vec<(String, Vec<u8>)>,
     print_only: bool,
+    /// Formats that failed for this letter (its others are written): one problem each, or one
+    /// for several that failed alike (the PDF, and the email that attaches it).
+    problems: Vec<Problem>,
 }
 
 impl Job<'_> {
@@ -105,6 +109,7 @@ impl Job<'_> {
                     match result {
                         Ok(done) => {
                             summary.letters += 1;
+                            summary.problems.extend(done.problems);
                             if done.print_only {
                                 summary.print_only.push(recipient.id.clone());
                             }
@@ -180,29 +185,77 @@ impl Job<'_> {
         }
     }
 
-    /// Merges one letter and renders a file per format.
+    /// Merges one letter and renders a file per format. A format that fails costs only its own
+    /// file: the letter's other formats are still written.
     fn letter(&self, recipient: &mut Recipient) -> Result<Done, Problem> {
         let mut letter = self.letters.render_mut(recipient)?;
-        let mut done = Done {
-            files: Vec::new(),
-            print_only: false,
-        };
+        let mut done = Done::default();
+        let mut failed: Vec<(Format, Problem)> = Vec::new();
         let last = self.renderers.len().saturating_sub(1);
         for (i, renderer) in self.renderers.iter().enumerate() {
-            let bytes = if i == last {
-                renderer.render_last(&mut letter, recipient)?
+            let rendered = if i == last {
+                renderer.render_last(&mut letter, recipient)
             } else {
-                renderer.render(&letter, recipient)?
+                renderer.render(&letter, recipient)
             };
-            let Some(bytes) = bytes else {
-                done.print_only = true;
-                continue;
-            };
-            let name = format!("{}.{}", recipient.id, renderer.format().extension());
-            done.files.push((name, bytes));
+            match rendered {
+                Ok(Some(bytes)) => {
+                    let name = format!("{}.{}", recipient.id, renderer.format().extension());
+                    done.files.push((name, bytes));
+                }
+                Ok(None) => done.print_only = true,
+                Err(problem) => failed.push((renderer.format(), problem)),
+            }
         }
+        done.problems = not_written(failed, &done.files);
         Ok(done)
     }
+}
+
+/// One problem for each way a letter's formats failed, saying which of its files were not
+/// written and which were.
+fn not_written(failed: Vec<(Format, Problem)>, written: &[(String, Vec<u8>)]) -> Vec<Problem> {
+    let mut alike: Vec<(Vec<Format>, Problem)> = Vec::new();
+    for (format, problem) in failed {
+        match alike.iter_mut().find(|(_, p)| *p == problem) {
+            Some((formats, _)) => formats.push(format),
+            None => alike.push((vec![format], problem)),
+        }
+    }
+    // ".md, .txt and .html"
+    let extensions = |formats: &mut dyn Iterator<Item = &str>, conj| {
+        let names: Vec<String> = formats.map(|e| format!(".{e}")).collect();
+        (
+            crate::template::locale::join(&names, "en", conj),
+            names.len(),
+        )
+    };
+    let (kept, kept_count) = extensions(
+        &mut written
+            .iter()
+            .filter_map(|(name, _)| name.rsplit('.').next()),
+        None,
+    );
+    alike
+        .into_iter()
+        .map(|(formats, problem)| {
+            let (lost, _) = extensions(&mut formats.iter().map(|f| f.extension()), Some("or"));
+            let mut what = format!("no {lost} was written for this recipient");
+            if formats.contains(&Format::Eml) && !formats.contains(&Format::Pdf) {
+                what.push_str(" (the email attaches the letter's PDF)");
+            }
+            match kept_count {
+                0 => {}
+                1 => what.push_str(&format!("; its {kept} was written")),
+                _ => what.push_str(&format!("; its {kept} were written")),
+            }
+            let hint = match &problem.hint {
+                Some(hint) => format!("{hint}; {what}"),
+                None => what,
+            };
+            problem.hint(hint)
+        })
+        .collect()
 }
 
 /// A progress bar on a terminal for long runs; nothing otherwise.

@@ -90,6 +90,12 @@ pub trait Renderer: Sync {
         self.render(letter, recipient)
     }
 
+    /// Whether [`Renderer::render`] would succeed, for `check`: the same problem it would give,
+    /// found as cheaply as this format allows (the PDF is laid out but not made).
+    fn check(&self, letter: &Letter, recipient: &Recipient) -> Result<(), Problem> {
+        self.render(letter, recipient).map(drop)
+    }
+
     /// After the last letter: one more file made of them all, if this format makes one (the
     /// combined PDF), by name.
     fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
@@ -194,6 +200,10 @@ impl<T: Renderer + Send + ?Sized> Renderer for Arc<T> {
         recipient: &Recipient,
     ) -> Result<Option<Vec<u8>>, Problem> {
         (**self).render_last(letter, recipient)
+    }
+
+    fn check(&self, letter: &Letter, recipient: &Recipient) -> Result<(), Problem> {
+        (**self).check(letter, recipient)
     }
 
     fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
