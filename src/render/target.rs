@@ -26,7 +26,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use tempfile::{TempDir, TempPath};
 
@@ -145,7 +145,27 @@ impl Target {
 
     /// Writes every file it receives under a hidden name until the sender is dropped. After a
     /// write fails it writes nothing more (the run will publish nothing) but still counts.
+    ///
+    /// Each file written goes to a second thread that asks the kernel to start putting it on the
+    /// disk and closes it, so the [`sync`] before publishing finds little left to wait for
+    /// (measured: `render --format md` of 10,000 letters here, 0.16 s before the sync, 0.31 s
+    /// with it alone, 0.24 s with this thread; of 100,000, 3.6 s, 5.0 s and 3.5 s, on a busy
+    /// machine).
     pub fn write_all(&self, batches: Receiver<Vec<Written>>) -> Staged {
+        std::thread::scope(|scope| {
+            // A few files at a time: each holds an open file descriptor.
+            let (flush, flushing) = std::sync::mpsc::sync_channel::<File>(64);
+            std::thread::Builder::new()
+                .name("writeback".into())
+                .spawn_scoped(scope, move || {
+                    flushing.into_iter().for_each(start_writeback)
+                })
+                .expect("a thread starts");
+            self.write_each(batches, &flush)
+        })
+    }
+
+    fn write_each(&self, batches: Receiver<Vec<Written>>, flush: &SyncSender<File>) -> Staged {
         let mut staged = Staged::default();
         for file in batches.into_iter().flatten() {
             staged.bytes += file.bytes.len() as u64;
@@ -163,7 +183,7 @@ impl Target {
                 );
                 continue;
             }
-            match self.write(&file.name, &file.bytes) {
+            match self.write(&file.name, &file.bytes, flush) {
                 Ok(temp) => staged.files.push(StagedFile {
                     name: file.name,
                     recipient: file.recipient,
@@ -183,23 +203,31 @@ impl Target {
     }
 
     /// One file under a hidden name, created exclusively: in the staging folder under its own
-    /// name, or in the existing folder under a random one (returned).
-    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<Option<TempPath>> {
-        match &self.way {
+    /// name, or in the existing folder under a random one (returned). The file, written, goes to
+    /// `flush`.
+    fn write(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        flush: &SyncSender<File>,
+    ) -> io::Result<Option<TempPath>> {
+        let (mut file, temp) = match &self.way {
             Way::Fresh(staging) => {
-                let mut file = OpenOptions::new()
+                let file = OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .open(staging.path().join(name))?;
-                file.write_all(bytes)?;
-                Ok(None)
+                (file, None)
             }
             Way::Existing => {
-                let mut file = hidden_file(&self.dir, name)?;
-                file.write_all(bytes)?;
-                Ok(Some(file.into_temp_path()))
+                let (file, temp) = hidden_file(&self.dir, name)?.into_parts();
+                (file, Some(temp))
             }
-        }
+        };
+        file.write_all(bytes)?;
+        // The thread only ends when this one has dropped its sender.
+        let _ = flush.send(file);
+        Ok(temp)
     }
 
     /// Gives the staged files their final names if every write succeeded, else deletes them.
@@ -316,8 +344,9 @@ fn hidden_file(dir: &Path, name: &str) -> io::Result<tempfile::NamedTempFile> {
     builder.tempfile_in(dir)
 }
 
-/// Puts every file the run wrote on the disk before any gets its final name: one `syncfs` of
-/// the file system that holds them (one `fsync` per file costs ~0.7 ms each here).
+/// Puts every file the run wrote on the disk before any gets its final name, so that not even a
+/// power cut leaves an empty letter under a final name: one `syncfs` of the file system that
+/// holds them. (One `fsync` per file costs ~0.7 ms each here: 70 s for 100,000 letters.)
 fn sync(dir: &Path, way: &Way) -> io::Result<()> {
     let folder = match way {
         Way::Fresh(staging) => staging.path(),
@@ -333,6 +362,17 @@ fn sync(dir: &Path, way: &Way) -> io::Result<()> {
         folder.sync_all()?;
     }
     Ok(())
+}
+
+/// Asks the kernel to start writing `file` to the disk, without waiting for it, and closes it.
+/// `POSIX_FADV_DONTNEED` starts the writeback of a file's dirty pages (and drops none until they
+/// are written). A hint: where it does nothing, the [`sync`] does it all.
+fn start_writeback(file: File) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
+    }
+    drop(file);
 }
 
 /// Renames the staging folder to `dir`, which must still not exist, and puts the rename on the
