@@ -8,8 +8,9 @@
 //! 2. [`template`] compiles the letter, its language variants and partials once, and merges each
 //!    recipient's letter strictly: a slot the data lacks is an error, never a blank. Data is
 //!    escaped so it is always text, never markup.
-//! 3. [`render`] turns the merged Markdown into every output format (md, txt, html, eml) from one
-//!    parse, so each says the same words, and writes files atomically.
+//! 3. [`render`] turns the merged Markdown into every output format (md, txt, html, eml, pdf)
+//!    from one parse, so each says the same words, and publishes a run's files whole or not at
+//!    all, never through a link ([`render::target`]).
 //! 4. [`cmd`] holds one file per command; each parses its arguments, calls the stages and prints.
 //!    [`clock`] is the only place that reads the time.
 //!    [`journal`] records what each `send` did, so no letter goes out twice, even after a crash.

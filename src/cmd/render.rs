@@ -19,8 +19,10 @@ use crate::template::Letters;
 
 /// Write each recipient's letter: out/<id>.md, .txt, .html and .eml (and .pdf when asked).
 ///
-/// Every format comes from the same merged letter, so each says the same words. Files are
-/// replaced whole: an interrupted run never leaves half a letter.
+/// Every format comes from the same merged letter, so each says the same words. A run's files
+/// take their names only once every one of them is written and on the disk: if a write fails
+/// (a full disk), nothing in the output folder changes. A letter with a problem is reported and
+/// the others are written; a PDF that cannot be made costs only that PDF.
 #[derive(Debug, Args)]
 pub struct Render {
     /// Formats to write, separated by commas: md, txt, html, pdf, eml.
