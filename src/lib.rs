@@ -10,8 +10,9 @@
 //!    recipient's letter strictly: a slot the data lacks is an error, never a blank. Data is
 //!    escaped so it is always text, never markup. No template can crash or hang the process:
 //!    partials that include themselves are found when read, and each merge has limits.
-//! 3. [`render`] turns the merged Markdown into every output format (md, txt, html, eml) from one
-//!    parse, so each says the same words, and writes files atomically.
+//! 3. [`render`] turns the merged Markdown into every output format (md, txt, html, eml, pdf)
+//!    from one parse, so each says the same words, and publishes a run's files whole or not at
+//!    all, never through a link ([`render::target`]).
 //! 4. [`cmd`] holds one file per command; each parses its arguments, calls the stages and prints.
 //!    [`clock`] is the only place that reads the time.
 //!    [`journal`] records what each `send` did, so no letter goes out twice, even after a crash.

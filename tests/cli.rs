@@ -887,8 +887,10 @@ fn a_file_that_cannot_be_written_is_named_with_its_recipient_and_the_rest_are_wr
         .status(1)
         .stderr_has("cannot write alice.md")
         .stderr_has("recipient: alice")
-        .stderr_has("check that the output folder is writable")
-        .stderr_has("wrote 3 files for 2 letters")
+        .stderr_has("something is in the way of alice.md")
+        .stderr_has("1 problem: fix it and run render again")
+        .stderr_has("3 files were written to")
+        .stderr_lacks("wrote ")
         .run();
     for name in ["alice.txt", "bob.md", "bob.txt"] {
         assert!(ran.path().join("out").join(name).is_file(), "{name}");
@@ -905,4 +907,127 @@ fn out_may_name_an_empty_folder_with_a_trailing_dot() {
         .stderr_has("wrote 2 files for 2 letters")
         .run();
     assert!(ran.path().join("letters/alice.md").exists());
+}
+
+/// The hidden names in a folder: what a render may leave behind.
+fn hidden_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn out_as_a_link_to_an_empty_folder_is_that_folder() {
+    let test = Test::campaign();
+    std::fs::create_dir_all(test.path().join("real")).unwrap();
+    std::os::unix::fs::symlink("real", test.path().join("out")).unwrap();
+    let ran = test
+        .args(["render", "--format", "md"])
+        .stderr_has("wrote 2 files for 2 letters")
+        .run();
+    assert!(ran
+        .path()
+        .join("out")
+        .symlink_metadata()
+        .unwrap()
+        .is_symlink());
+    ran.assert_out_files(&["alice.md", "bob.md"]);
+    assert!(ran.path().join("real/alice.md").is_file());
+    assert!(
+        hidden_in(ran.path()).is_empty(),
+        "{:?}",
+        hidden_in(ran.path())
+    );
+    assert!(hidden_in(&ran.path().join("real")).is_empty());
+    // And again, now that it is full.
+    let ran = ran
+        .again()
+        .args(["render", "--format", "md,txt"])
+        .stderr_has("wrote 4 files for 2 letters")
+        .run();
+    ran.assert_out_files(&["alice.md", "alice.txt", "bob.md", "bob.txt"]);
+    assert!(
+        hidden_in(ran.path()).is_empty(),
+        "{:?}",
+        hidden_in(ran.path())
+    );
+}
+
+#[test]
+fn out_as_a_link_to_a_full_folder_replaces_its_letters_and_keeps_the_rest() {
+    let test = Test::campaign();
+    std::fs::create_dir_all(test.path().join("real")).unwrap();
+    std::fs::write(test.path().join("real/alice.md"), "an old letter\n").unwrap();
+    std::fs::write(test.path().join("real/notes.txt"), "mine\n").unwrap();
+    std::os::unix::fs::symlink("real", test.path().join("out")).unwrap();
+    let ran = test
+        .args(["render", "--format", "md"])
+        .stderr_has("wrote 2 files for 2 letters")
+        .run();
+    assert!(ran
+        .path()
+        .join("out")
+        .symlink_metadata()
+        .unwrap()
+        .is_symlink());
+    assert!(ran.out("alice.md").contains("Dear Alice Ambassador"));
+    assert_eq!(ran.read("real/notes.txt"), "mine\n");
+    assert!(hidden_in(&ran.path().join("real")).is_empty());
+}
+
+#[test]
+fn out_as_a_link_to_nothing_is_an_error_that_names_it() {
+    let test = Test::campaign();
+    std::os::unix::fs::symlink("missing", test.path().join("out")).unwrap();
+    let ran = test
+        .args(["render", "--format", "md"])
+        .status(1)
+        .stderr_has("is a link to missing, which does not exist")
+        .stderr_has("create that folder, remove the link")
+        .stderr_lacks("wrote ")
+        .run();
+    assert!(!ran.path().join("missing").exists());
+    assert!(ran
+        .path()
+        .join("out")
+        .symlink_metadata()
+        .unwrap()
+        .is_symlink());
+    assert!(
+        hidden_in(ran.path()).is_empty(),
+        "{:?}",
+        hidden_in(ran.path())
+    );
+}
+
+#[test]
+fn out_as_a_file_is_an_error_and_the_file_stays() {
+    let test = Test::campaign().file("out", "my notes\n");
+    let ran = test
+        .args(["render", "--format", "md"])
+        .status(1)
+        .stderr_has("is a file, not a folder")
+        .stderr_has("choose another folder with --out")
+        .stderr_lacks("wrote ")
+        .run();
+    assert_eq!(ran.read("out"), "my notes\n");
+    assert!(
+        hidden_in(ran.path()).is_empty(),
+        "{:?}",
+        hidden_in(ran.path())
+    );
+}
+
+#[test]
+fn a_letter_with_a_problem_prints_no_success_line() {
+    Test::campaign()
+        .template("Dear {{recipient.honorific}},\n")
+        .args(["render", "--format", "md"])
+        .status(1)
+        .stderr_has("2 problems: fix them and run render again")
+        .stderr_has("nothing was written to")
+        .stderr_lacks("wrote ")
+        .run();
 }

@@ -214,3 +214,81 @@ fn duplex_starts_each_letter_of_the_combined_file_on_an_odd_page() {
     );
     assert!(second.contains("ben"), "{second}");
 }
+
+/// The words of a PDF with their boxes, from `pdftotext -bbox`: (page width, xMin, yMin, xMax,
+/// word), in points.
+fn word_boxes(pdf: &Path) -> Vec<(f64, f64, f64, f64, String)> {
+    let html = poppler("pdftotext", &[Path::new("-bbox"), pdf, Path::new("-")]);
+    let attribute = |line: &str, name: &str| -> f64 {
+        let start = line.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let end = start + line[start..].find('"').unwrap();
+        line[start..end].parse().unwrap()
+    };
+    let mut width = 0.0;
+    let mut words = Vec::new();
+    for line in html.lines().map(str::trim) {
+        if line.starts_with("<page ") {
+            width = attribute(line, "width");
+        } else if line.starts_with("<word ") {
+            let text =
+                line[line.find('>').unwrap() + 1..line.rfind("</word>").unwrap()].to_string();
+            words.push((
+                width,
+                attribute(line, "xMin"),
+                attribute(line, "yMin"),
+                attribute(line, "xMax"),
+                text,
+            ));
+        }
+    }
+    words
+}
+
+#[test]
+fn a_word_longer_than_its_line_breaks_inside_the_page_and_every_letter_of_it_is_there() {
+    // 218 characters without a space: in an address line, the salutation and a URL.
+    let long = format!("Flat12Building{}EndOfLine1234", "X".repeat(191));
+    let recipients = format!(
+        "[[recipient]]\nid = \"long\"\nname = \"H.E. the Ambassador\"\nsalutation = \"Dear {long}\"\naddress = [\"{long}\", \"0244 Oslo\", \"Norway\"]\n\n\
+         [recipient.letter]\ndemands = [\"Release https://example.org/cases/{long} now.\"]\n"
+    );
+    let ran = Test::root_campaign()
+        .recipients(&recipients)
+        .args(["render", "--format", "pdf", "--out", "out"])
+        .stderr_has("wrote 1 file for 1 letter")
+        .run();
+    let pdf = ran.path().join("out/long.pdf");
+    // Every character, in order, of each.
+    let text = poppler("pdftotext", &[&pdf, Path::new("-")]).replace('\n', "");
+    assert_eq!(text.matches(long.as_str()).count(), 3, "{text}");
+    // Nothing off the page, nothing past the right margin (20 mm), and the address within the
+    // envelope's window (20 to 105 mm from the left, 50 to 90 mm from the top).
+    let mm = 72.0 / 25.4;
+    for (width, x_min, y_min, x_max, word) in word_boxes(&pdf) {
+        assert!(x_min >= 19.0 * mm, "{word:?} starts at {x_min}");
+        assert!(
+            x_max <= width - 19.0 * mm,
+            "{word:?} ends at {x_max} of {width}"
+        );
+        if (50.0 * mm..90.0 * mm).contains(&y_min) && x_min < 100.0 * mm {
+            assert!(x_max <= 105.5 * mm, "{word:?} leaves the window at {x_max}");
+        }
+    }
+    // The first page as an image, for review beside the CI's.
+    let review = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pdf-review");
+    std::fs::create_dir_all(&review).unwrap();
+    poppler(
+        "pdftoppm",
+        &[
+            Path::new("-png"),
+            Path::new("-r"),
+            Path::new("70"),
+            Path::new("-f"),
+            Path::new("1"),
+            Path::new("-l"),
+            Path::new("1"),
+            &pdf,
+            &review.join("long-line"),
+        ],
+    );
+}

@@ -145,3 +145,122 @@ fn a_font_or_paper_that_is_not_there_is_named() {
         .stderr_has("recipient: ana")
         .run();
 }
+
+/// A recipient whose address is too tall for the envelope's window (its PDF cannot be made),
+/// beside one whose letter is fine.
+fn tall_and_short() -> Test {
+    let lines: Vec<String> = (1..=14).map(|i| format!("\"Line {i}\"")).collect();
+    let recipients = format!(
+        "[[recipient]]\nid = \"tall\"\nname = \"Tall Address\"\nemail = \"tall@example.org\"\naddress = [{}]\n\n\
+         [[recipient]]\nid = \"short\"\nname = \"Short Address\"\nemail = \"short@example.org\"\naddress = [\"Street 1\"]\n",
+        lines.join(", ")
+    );
+    Test::campaign()
+        .recipients(&recipients)
+        .template("{{> address}}\n\nDear {{recipient.name}},\n")
+        .file(
+            "templates/partials/address.md",
+            "{{recipient.name}}\\\n{{lines recipient.address}}\n",
+        )
+}
+
+#[test]
+fn a_pdf_that_cannot_be_made_costs_only_that_pdf() {
+    let ran = tall_and_short()
+        .args(["render", "--format", "md,txt,html,pdf,eml"])
+        .status(1)
+        .stderr_has("cannot typeset the PDF for `tall`")
+        .stderr_has(
+            "no .pdf was written for this recipient; its .md, .txt, .html and .eml were written",
+        )
+        .stderr_has("1 problem: fix it and run render again")
+        .stderr_has("9 files were written to")
+        .stderr_lacks("wrote ")
+        .run();
+    ran.assert_out_files(&[
+        "short.eml",
+        "short.html",
+        "short.md",
+        "short.pdf",
+        "short.txt",
+        "tall.eml",
+        "tall.html",
+        "tall.md",
+        "tall.txt",
+    ]);
+    assert!(ran.out("tall.txt").contains("Dear Tall Address,"));
+}
+
+#[test]
+fn an_email_that_attaches_a_pdf_that_cannot_be_made_is_not_written_and_the_rest_are() {
+    let ran = tall_and_short()
+        .setting("email", "attach_pdf = true")
+        .args(["render", "--format", "md,eml"])
+        .status(1)
+        .stderr_has("cannot typeset the PDF for `tall`")
+        .stderr_has("no .eml was written for this recipient (the email attaches the letter's PDF); its .md was written")
+        .run();
+    ran.assert_out_files(&["short.eml", "short.md", "tall.md"]);
+    // Asked for the PDF too: one problem for both files.
+    let ran = ran
+        .again()
+        .args(["render", "--format", "pdf,eml"])
+        .status(1)
+        .stderr_has("no .pdf or .eml was written for this recipient")
+        .run();
+    assert_eq!(
+        ran.stderr.matches("cannot typeset").count(),
+        1,
+        "{}",
+        ran.report()
+    );
+}
+
+#[test]
+fn check_lays_out_the_pdfs_when_the_emails_attach_them_or_when_asked() {
+    // Without PDFs in use, check says nothing of them.
+    tall_and_short()
+        .args(["check"])
+        .stderr_has("checked 2 recipients (2 with email, 0 print-only): 0 errors")
+        .run();
+    tall_and_short()
+        .args(["check", "--pdf"])
+        .status(1)
+        .stderr_has("cannot typeset the PDF for `tall`")
+        .stderr_has("the address block is too tall for the envelope window")
+        .stderr_has("recipient: tall")
+        .stderr_has("checked 2 recipients (2 with email, 0 print-only) and their PDFs: 1 error")
+        .run();
+    let ran = tall_and_short()
+        .setting("email", "attach_pdf = true")
+        .args(["check"])
+        .status(1)
+        .stderr_has("cannot typeset the PDF for `tall`")
+        .stderr_has("and their PDFs: 1 error")
+        .run();
+    assert!(!ran.path().join("out").exists(), "check wrote files");
+}
+
+#[test]
+fn a_word_longer_than_any_line_is_typeset_not_refused() {
+    let long = format!("Flat12Building{}End", "X".repeat(200));
+    let recipients = format!(
+        "[[recipient]]\nid = \"long\"\nname = \"Long Line\"\naddress = [\"{long}\", \"0244 Oslo\"]\n\n\
+         [recipient.letter]\nsubject = \"{long}\"\n"
+    );
+    let ran = Test::campaign()
+        .recipients(&recipients)
+        .template("{{> address}}\n\nDear {{recipient.name}}, about {{letter.subject}}.\n")
+        .file(
+            "templates/partials/address.md",
+            "{{recipient.name}}\\\n{{lines recipient.address}}\n",
+        )
+        .args(["render", "--format", "pdf"])
+        .stderr_has("wrote 1 file for 1 letter")
+        .run();
+    assert!(is_pdf(&ran.out_bytes("long.pdf")));
+    ran.again()
+        .args(["check", "--pdf"])
+        .stderr_has("and their PDFs: 0 errors")
+        .run();
+}

@@ -24,8 +24,16 @@ use crate::template::Letters;
 ///
 /// Each problem names the file, line and column, the recipient, and what to do. Warnings point
 /// at likely typos: a recipient field no template reads, or one only some recipients have.
+/// When the campaign makes PDFs (`[email] attach_pdf`, or with --pdf), each letter is also laid
+/// out as its PDF would be, so an address too tall for the envelope's window, or text no font
+/// can show, is found before render or send.
 #[derive(Debug, Args)]
-pub struct Check {}
+pub struct Check {
+    /// Lay out every letter's PDF too, as `render --format pdf` would (done anyway with
+    /// `[email] attach_pdf`).
+    #[arg(long)]
+    pub pdf: bool,
+}
 
 /// What `check` found.
 #[derive(Default)]
@@ -33,6 +41,8 @@ pub struct Findings {
     pub problems: Vec<Problem>,
     pub recipients: usize,
     pub with_email: usize,
+    /// Whether each letter was laid out as its PDF.
+    pub pdf_laid_out: bool,
     /// With [`inspect`]: what was loaded, for a caller that shows the letters (`preview`).
     pub kept: Kept,
 }
@@ -59,10 +69,15 @@ pub enum Entry {
 
 impl Check {
     pub fn execute(self, dir: &Path, clock: &Clock, out: &mut Output) -> bool {
-        let findings = check(dir, clock);
+        let findings = check(dir, clock, self.pdf);
         out.problems(&findings.problems);
+        let pdfs = if findings.pdf_laid_out {
+            " and their PDFs"
+        } else {
+            ""
+        };
         out.say(format!(
-            "checked {} ({} with email, {} print-only): {}",
+            "checked {} ({} with email, {} print-only){pdfs}: {}",
             plural(findings.recipients, "recipient"),
             findings.with_email,
             findings.recipients - findings.with_email,
@@ -72,13 +87,19 @@ impl Check {
     }
 }
 
-/// Checks a whole campaign: settings, templates, and every recipient's letter.
-pub fn check(dir: &Path, clock: &Clock) -> Findings {
-    inspect(dir, clock, false)
+/// Checks a whole campaign: settings, templates, and every recipient's letter, and lays out
+/// each letter's PDF when `pdf` is set or the emails attach one.
+pub fn check(dir: &Path, clock: &Clock, pdf: bool) -> Findings {
+    examine(dir, clock, false, pdf)
 }
 
-/// [`check`], keeping the campaign, its templates and every entry when `keep` is set.
+/// [`check`] without PDFs, keeping the campaign, its templates and every entry when `keep` is
+/// set.
 pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
+    examine(dir, clock, keep, false)
+}
+
+fn examine(dir: &Path, clock: &Clock, keep: bool, pdf: bool) -> Findings {
     let mut findings = Findings::default();
     let campaign = match Campaign::load(dir, clock) {
         Ok(c) => c,
@@ -111,6 +132,18 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
             return findings;
         }
     };
+    // The PDF as render makes it, to lay out each letter: the same problems, found now.
+    let typesetter = match (pdf || campaign.settings.email.attach_pdf, &letters) {
+        (true, Some(_)) => match super::render::pdf(&campaign, false) {
+            Ok(renderer) => Some(renderer),
+            Err(problem) => {
+                findings.problems.push(problem);
+                None
+            }
+        },
+        _ => None,
+    };
+    findings.pdf_laid_out = typesetter.is_some();
     let mut fields = FieldUse::default();
     let mut hidden = hidden::Hidden::default();
     let path = recipients.path.clone();
@@ -168,10 +201,18 @@ pub fn inspect(dir: &Path, clock: &Clock, keep: bool) -> Findings {
         if let Some(letters) = &letters {
             let failed: Vec<Problem> = admitted
                 .par_iter_mut()
-                .filter_map(|r| match letters.render_mut(r) {
-                    Err(problem) => Some(problem),
-                    Ok(letter) if r.has_email() => envelope.check_fields(r, &letter.subject),
-                    Ok(_) => None,
+                .flat_map_iter(|r| match letters.render_mut(r) {
+                    Err(problem) => vec![problem],
+                    Ok(letter) => {
+                        let mut found = Vec::new();
+                        if r.has_email() {
+                            found.extend(envelope.check_fields(r, &letter.subject));
+                        }
+                        if let Some(typesetter) = typesetter.as_ref() {
+                            found.extend(typesetter.check(&letter, r).err());
+                        }
+                        found
+                    }
                 })
                 .collect();
             findings.problems.extend(failed);

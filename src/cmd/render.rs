@@ -21,8 +21,10 @@ use crate::template::Letters;
 
 /// Write each recipient's letter: out/<id>.md, .txt, .html and .eml (and .pdf when asked).
 ///
-/// Every format comes from the same merged letter, so each says the same words. Files are
-/// replaced whole: an interrupted run never leaves half a letter.
+/// Every format comes from the same merged letter, so each says the same words. A run's files
+/// take their names only once every one of them is written and on the disk: if a write fails
+/// (a full disk), nothing in the output folder changes. A letter with a problem is reported and
+/// the others are written; a PDF that cannot be made costs only that PDF.
 #[derive(Debug, Args)]
 pub struct Render {
     /// Formats to write, separated by commas: md, txt, html, pdf, eml.
@@ -112,17 +114,26 @@ impl Render {
             ));
         }
         let failed = summary.problems.iter().filter(|p| p.is_error()).count();
-        if !self.stdout {
+        // Never a line that reads as success beside an error.
+        if failed == 0 {
+            if !self.stdout {
+                out.say(format!(
+                    "wrote {} for {} to {}",
+                    plural(summary.files, "file"),
+                    plural(summary.letters, "letter"),
+                    out_dir.display()
+                ));
+            }
+        } else {
+            let written = match (self.stdout, summary.files) {
+                (true, _) => String::new(),
+                (false, 0) => format!("; nothing was written to {}", out_dir.display()),
+                (false, 1) => format!("; 1 file was written to {}", out_dir.display()),
+                (false, n) => format!("; {n} files were written to {}", out_dir.display()),
+            };
+            let them = if failed == 1 { "it" } else { "them" };
             out.say(format!(
-                "wrote {} for {} to {}",
-                plural(summary.files, "file"),
-                plural(summary.letters, "letter"),
-                out_dir.display()
-            ));
-        }
-        if failed > 0 {
-            out.say(format!(
-                "{}: fix them and run render again (`lettermerge check` lists every problem)",
+                "{}: fix {them} and run render again (`lettermerge check` lists every problem){written}",
                 plural(failed, "problem")
             ));
         }

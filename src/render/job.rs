@@ -1,14 +1,15 @@
 //! A render run: recipients read in chunks, each chunk checked and merged on every core, files
-//! written atomically, problems collected for the end.
+//! written by one thread and published whole or not at all ([`super::target`]), problems
+//! collected for the end.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
+use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use super::{write_atomic, Renderer};
+use super::target::{Target, Written};
+use super::{Format, Renderer};
 use crate::campaign::{Recipient, RecipientId, Recipients};
 use crate::diagnostic::Problem;
 use crate::template::Letters;
@@ -43,9 +44,13 @@ pub struct Summary {
     pub printed: Vec<(String, Vec<u8>)>,
 }
 
+#[derive(Default)]
 struct Done {
     files: Vec<(String, Vec<u8>)>,
     print_only: bool,
+    /// Formats that failed for this letter (its others are written): one problem each, or one
+    /// for several that failed alike (the PDF, and the email that attaches it).
+    problems: Vec<Problem>,
 }
 
 impl Job<'_> {
@@ -54,11 +59,8 @@ impl Job<'_> {
         let target = match &self.destination {
             Destination::Dir(dir) => match Target::prepare(dir) {
                 Ok(t) => Some(t),
-                Err(e) => {
-                    summary.problems.push(
-                        Problem::error(format!("cannot create the folder {}: {e}", dir.display()))
-                            .hint("choose another folder with --out"),
-                    );
+                Err(problem) => {
+                    summary.problems.push(problem);
                     return summary;
                 }
             },
@@ -67,6 +69,7 @@ impl Job<'_> {
         let progress = progress_bar(recipients.len_hint());
         let mut found = vec![false; self.only.len()];
         let path = recipients.path.clone();
+        let mut staged = None;
         std::thread::scope(|scope| {
             // One thread creates the files while the others merge letters: threads creating
             // files in one folder queue on its lock.
@@ -106,6 +109,7 @@ impl Job<'_> {
                     match result {
                         Ok(done) => {
                             summary.letters += 1;
+                            summary.problems.extend(done.problems);
                             if done.print_only {
                                 summary.print_only.push(recipient.id.clone());
                             }
@@ -137,19 +141,15 @@ impl Job<'_> {
             if let Some((send, handle)) = writer {
                 drop(send);
                 match handle.join() {
-                    Ok((files, problems)) => {
-                        summary.files += files;
-                        summary.problems.extend(problems);
-                    }
+                    Ok(written) => staged = Some(written),
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
         });
-        if let Some(Err(e)) = target.map(Target::finish) {
-            summary.problems.push(
-                Problem::error(format!("cannot move the letters into place: {e}"))
-                    .hint("they are in the hidden folder beside it whose name ends in .partial; move them by hand or render again"),
-            );
+        if let (Some(target), Some(staged)) = (target, staged) {
+            let (files, problems) = target.finish(staged);
+            summary.files = files;
+            summary.problems.extend(problems);
         }
         for (id, found) in self.only.iter().zip(found) {
             if !found {
@@ -185,113 +185,77 @@ impl Job<'_> {
         }
     }
 
-    /// Merges one letter and renders a file per format.
+    /// Merges one letter and renders a file per format. A format that fails costs only its own
+    /// file: the letter's other formats are still written.
     fn letter(&self, recipient: &mut Recipient) -> Result<Done, Problem> {
         let mut letter = self.letters.render_mut(recipient)?;
-        let mut done = Done {
-            files: Vec::new(),
-            print_only: false,
-        };
+        let mut done = Done::default();
+        let mut failed: Vec<(Format, Problem)> = Vec::new();
         let last = self.renderers.len().saturating_sub(1);
         for (i, renderer) in self.renderers.iter().enumerate() {
-            let bytes = if i == last {
-                renderer.render_last(&mut letter, recipient)?
+            let rendered = if i == last {
+                renderer.render_last(&mut letter, recipient)
             } else {
-                renderer.render(&letter, recipient)?
+                renderer.render(&letter, recipient)
             };
-            let Some(bytes) = bytes else {
-                done.print_only = true;
-                continue;
-            };
-            let name = format!("{}.{}", recipient.id, renderer.format().extension());
-            done.files.push((name, bytes));
+            match rendered {
+                Ok(Some(bytes)) => {
+                    let name = format!("{}.{}", recipient.id, renderer.format().extension());
+                    done.files.push((name, bytes));
+                }
+                Ok(None) => done.print_only = true,
+                Err(problem) => failed.push((renderer.format(), problem)),
+            }
         }
+        done.problems = not_written(failed, &done.files);
         Ok(done)
     }
 }
 
-/// A file for the writer thread, and whose letter it is (none for a campaign-wide file).
-struct Written {
-    recipient: Option<String>,
-    name: String,
-    bytes: Vec<u8>,
-}
-
-/// Where a run's files go so that no reader ever sees half a letter.
-enum Target {
-    /// A new output folder: the letters are written into a hidden folder beside it, which takes
-    /// its name when the run ends. One rename instead of one per file.
-    Fresh { staging: PathBuf, dir: PathBuf },
-    /// A folder that has files already: each file is written aside and renamed over the old one.
-    Existing(PathBuf),
-}
-
-impl Target {
-    fn prepare(dir: &Path) -> std::io::Result<Target> {
-        // `out/.` and `out/` name `out`: the staging folder is renamed to the folder itself.
-        let dir: PathBuf = dir.components().collect();
-        let dir = dir.as_path();
-        let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
-        if !empty {
-            return Ok(Target::Existing(dir.to_path_buf()));
+/// One problem for each way a letter's formats failed, saying which of its files were not
+/// written and which were.
+fn not_written(failed: Vec<(Format, Problem)>, written: &[(String, Vec<u8>)]) -> Vec<Problem> {
+    let mut alike: Vec<(Vec<Format>, Problem)> = Vec::new();
+    for (format, problem) in failed {
+        match alike.iter_mut().find(|(_, p)| *p == problem) {
+            Some((formats, _)) => formats.push(format),
+            None => alike.push((vec![format], problem)),
         }
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.is_empty() {
-            std::fs::create_dir_all(dir)?;
-            return Ok(Target::Existing(dir.to_path_buf()));
-        }
-        let parent = dir.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent)?;
-        let staging = parent.join(format!(".{name}.{}.partial", std::process::id()));
-        std::fs::create_dir_all(&staging)?;
-        Ok(Target::Fresh {
-            staging,
-            dir: dir.to_path_buf(),
+    }
+    // ".md, .txt and .html"
+    let extensions = |formats: &mut dyn Iterator<Item = &str>, conj| {
+        let names: Vec<String> = formats.map(|e| format!(".{e}")).collect();
+        (
+            crate::template::locale::join(&names, "en", conj),
+            names.len(),
+        )
+    };
+    let (kept, kept_count) = extensions(
+        &mut written
+            .iter()
+            .filter_map(|(name, _)| name.rsplit('.').next()),
+        None,
+    );
+    alike
+        .into_iter()
+        .map(|(formats, problem)| {
+            let (lost, _) = extensions(&mut formats.iter().map(|f| f.extension()), Some("or"));
+            let mut what = format!("no {lost} was written for this recipient");
+            if formats.contains(&Format::Eml) && !formats.contains(&Format::Pdf) {
+                what.push_str(" (the email attaches the letter's PDF)");
+            }
+            match kept_count {
+                0 => {}
+                1 => what.push_str(&format!("; its {kept} was written")),
+                _ => what.push_str(&format!("; its {kept} were written")),
+            }
+            let hint = match &problem.hint {
+                Some(hint) => format!("{hint}; {what}"),
+                None => what,
+            };
+            problem.hint(hint)
         })
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            Target::Fresh { staging, .. } => std::fs::write(staging.join(name), bytes),
-            Target::Existing(dir) => write_atomic(&dir.join(name), bytes),
-        }
-    }
-
-    /// Writes every file it receives until the sender is dropped: how many were written, and a
-    /// problem for each that could not be.
-    fn write_all(&self, batches: Receiver<Vec<Written>>) -> (usize, Vec<Problem>) {
-        let mut written = 0;
-        let mut problems = Vec::new();
-        for file in batches.into_iter().flatten() {
-            match self.write(&file.name, &file.bytes) {
-                Ok(()) => written += 1,
-                Err(e) => {
-                    let problem = Problem::error(format!("cannot write {}: {e}", file.name))
-                        .hint("check that the output folder is writable and the disk is not full");
-                    problems.push(match file.recipient {
-                        Some(id) => problem.recipient(id),
-                        None => problem,
-                    });
-                }
-            }
-        }
-        (written, problems)
-    }
-
-    fn finish(self) -> std::io::Result<()> {
-        match self {
-            Target::Fresh { staging, dir } => {
-                if dir.is_dir() {
-                    std::fs::remove_dir(&dir)?;
-                }
-                std::fs::rename(&staging, &dir)
-            }
-            Target::Existing(_) => Ok(()),
-        }
-    }
+        .collect()
 }
 
 /// A progress bar on a terminal for long runs; nothing otherwise.

@@ -7,11 +7,12 @@ pub mod html;
 pub mod job;
 #[cfg(feature = "pdf")]
 pub mod pdf;
+pub mod target;
 pub mod txt;
 
+pub use target::write_atomic;
+
 use std::fmt;
-use std::io::Write;
-use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -89,6 +90,12 @@ pub trait Renderer: Sync {
         recipient: &Recipient,
     ) -> Result<Option<Vec<u8>>, Problem> {
         self.render(letter, recipient)
+    }
+
+    /// Whether [`Renderer::render`] would succeed, for `check`: the same problem it would give,
+    /// found as cheaply as this format allows (the PDF is laid out but not made).
+    fn check(&self, letter: &Letter, recipient: &Recipient) -> Result<(), Problem> {
+        self.render(letter, recipient).map(drop)
     }
 
     /// After the last letter: one more file made of them all, if this format makes one (the
@@ -213,6 +220,10 @@ impl<T: Renderer + Send + ?Sized> Renderer for Arc<T> {
         (**self).render_last(letter, recipient)
     }
 
+    fn check(&self, letter: &Letter, recipient: &Recipient) -> Result<(), Problem> {
+        (**self).check(letter, recipient)
+    }
+
     fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
         (**self).finish()
     }
@@ -236,24 +247,4 @@ pub(crate) fn page(letter: &Letter, recipient: &Recipient) -> String {
         letter.subject.as_str()
     };
     html::page(&letter.markdown, title, recipient.language.tag())
-}
-
-/// Writes `bytes` to `path` so that the file is either its old self or wholly new: a crash
-/// never leaves half a letter behind.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

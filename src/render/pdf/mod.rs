@@ -8,7 +8,7 @@ mod world;
 
 use std::sync::Mutex;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Format, Renderer};
 use crate::campaign::settings::{Paper, Settings};
@@ -16,7 +16,7 @@ use crate::campaign::Recipient;
 use crate::diagnostic::Problem;
 use crate::template::Letter;
 use markup::string_literal as string;
-use world::{Typesetter, PRELUDE};
+use world::{Failure, Typesetter, PRELUDE};
 
 /// The serif that Typst carries with it: every letter can fall back on it.
 const BUILT_IN_SERIF: &str = "Libertinus Serif";
@@ -35,6 +35,8 @@ pub struct Pdf {
     /// The sender's name (the PDF's author) and return line for the window.
     author: String,
     return_line: String,
+    /// `[letter]` and `[sender]`, to name the field a word that cannot be set comes from.
+    shared: Vec<(&'static str, Map<String, Value>)>,
 }
 
 impl Pdf {
@@ -87,6 +89,10 @@ impl Pdf {
                 .filter(|p| !p.is_empty())
                 .collect::<Vec<_>>()
                 .join(" · "),
+            shared: vec![
+                ("letter", settings.letter.clone()),
+                ("sender", settings.sender.clone()),
+            ],
         })
     }
 
@@ -117,52 +123,7 @@ impl Renderer for Pdf {
     }
 
     fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
-        let mut body = letter.markdown.clone();
-        let mut block = |name: &str| -> Option<String> {
-            let (_, text) = letter.blocks.iter().find(|(n, _)| n == name)?;
-            let at = body.find(text.as_str())?;
-            body.replace_range(at..at + text.len(), "");
-            Some(markup::to_markup(text))
-        };
-        let sender = block("sender");
-        let address = block("address");
-        let tag = recipient.language.tag();
-        let mut subtags = tag.split('-');
-        let language = subtags.next().unwrap_or("en").to_ascii_lowercase();
-        let region = subtags.find(|s| s.len() == 2).map(str::to_ascii_uppercase);
-        let paper = recipient
-            .fields
-            .get("paper")
-            .and_then(Value::as_str)
-            .and_then(Paper::parse)
-            .unwrap_or(self.paper);
-        let title = if letter.subject.is_empty() {
-            recipient.name.clone()
-        } else {
-            letter.subject.clone()
-        };
-        let families = self.families(&language, region.as_deref());
-        let call = format!(
-            "#letter((\n  paper: {},\n  lang: {},\n  region: {},\n  fonts: ({}),\n  sender: {},\n  address: {},\n  return-line: {},\n))[\n{}\n]\n",
-            string(paper.typst_name()),
-            string(&language),
-            region.as_deref().map_or("none".into(), string),
-            families.iter().map(|f| string(f) + ",").collect::<String>(),
-            content(sender.as_deref()),
-            content(address.as_deref()),
-            content(Some(&markup::escape(&self.return_line))),
-            markup::to_markup(&body),
-        );
-        let pdf = self
-            .typesetter
-            .pdf(format!("{PRELUDE}{}{call}", self.document(&title)))
-            .map_err(|e| {
-                Problem::error(format!(
-                    "cannot typeset the PDF for `{}`: {e}",
-                    recipient.id
-                ))
-                .recipient(recipient.id.as_str())
-            })?;
+        let (call, pdf) = self.typeset(letter, recipient, true)?;
         if let Some(letters) = &self.combined {
             letters
                 .lock()
@@ -170,6 +131,12 @@ impl Renderer for Pdf {
                 .push((recipient.span.start, call));
         }
         Ok(Some(pdf))
+    }
+
+    /// The letter laid out as `render` would set it, with the same checks, without making the
+    /// PDF: about half the time of [`Renderer::render`].
+    fn check(&self, letter: &Letter, recipient: &Recipient) -> Result<(), Problem> {
+        self.typeset(letter, recipient, false).map(drop)
     }
 
     /// With `--combined`: every letter in one file, in the recipients' order, each from a new page
@@ -199,7 +166,138 @@ impl Renderer for Pdf {
     }
 }
 
+/// How many times a letter is set again with more of its words made breakable before a word
+/// that still sticks out is an error.
+const ATTEMPTS: usize = 4;
+
 impl Pdf {
+    /// The letter's call of the layout, and its PDF (empty unless `export`).
+    ///
+    /// Lines break at spaces and where Unicode allows, URLs after their slashes. A word longer
+    /// than its line (a 200-character address line, a long code in a demand) would stick out of
+    /// the page or the envelope's window: then the letter is set again with that word breakable
+    /// between any two of its characters, and only that word, so the rest of the letter is set as
+    /// before. Nothing is ever cut off silently: what still sticks out is an error that names
+    /// the field.
+    fn typeset(
+        &self,
+        letter: &Letter,
+        recipient: &Recipient,
+        export: bool,
+    ) -> Result<(String, Vec<u8>), Problem> {
+        let call = self.call(letter, recipient);
+        let title = if letter.subject.is_empty() {
+            recipient.name.as_str()
+        } else {
+            letter.subject.as_str()
+        };
+        let cannot = |e: String| {
+            Problem::error(format!(
+                "cannot typeset the PDF for `{}`: {e}",
+                recipient.id
+            ))
+            .recipient(recipient.id.as_str())
+        };
+        let mut breakable: Vec<String> = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let scoped = if breakable.is_empty() {
+                call.clone()
+            } else {
+                let rules: String = breakable
+                    .iter()
+                    .map(|w| format!("#show {}: breakable\n", string(w)))
+                    .collect();
+                format!("#[\n{rules}{call}]\n")
+            };
+            let document = format!("{PRELUDE}{}{scoped}", self.document(title));
+            let typeset = if export {
+                self.typesetter.pdf(document)
+            } else {
+                self.typesetter.lay_out(document).map(|()| Vec::new())
+            };
+            let runs = match typeset {
+                Ok(pdf) => return Ok((scoped, pdf)),
+                Err(Failure::Typst(e)) => return Err(cannot(e)),
+                Err(Failure::Overflow(runs)) => runs,
+            };
+            let words: Vec<String> = runs
+                .iter()
+                .filter_map(|run| longest_word(run))
+                .filter(|w| !breakable.iter().any(|b| b == w))
+                .collect();
+            if words.is_empty() {
+                return Err(self.too_long(&runs, recipient, cannot));
+            }
+            breakable.extend(words);
+            breakable.sort();
+            breakable.dedup();
+        }
+        Err(self.too_long(&breakable, recipient, cannot))
+    }
+
+    /// The problem of text that sticks out however it is broken: which field it comes from.
+    fn too_long(
+        &self,
+        runs: &[String],
+        recipient: &Recipient,
+        cannot: impl Fn(String) -> Problem,
+    ) -> Problem {
+        let word = runs
+            .iter()
+            .filter_map(|r| longest_word(r))
+            .max_by_key(|w| w.chars().count())
+            .unwrap_or_default();
+        let shown: String = word.chars().take(40).collect();
+        let more = if shown.len() < word.len() { "…" } else { "" };
+        let field = field_with(&word, recipient, &self.shared);
+        let from = field
+            .as_deref()
+            .map(|f| format!(" (from {f})"))
+            .unwrap_or_default();
+        cannot(format!(
+            "the text \"{shown}{more}\"{from} does not fit its line and would be cut off"
+        ))
+        .hint(match field {
+            Some(f) => format!("shorten {f}, or put spaces in it"),
+            None => "shorten that text, or put spaces in it".to_string(),
+        })
+    }
+
+    /// The letter's call of the layout: its paper, language, fonts, blocks and body.
+    fn call(&self, letter: &Letter, recipient: &Recipient) -> String {
+        let mut body = letter.markdown.clone();
+        let mut block = |name: &str| -> Option<String> {
+            let (_, text) = letter.blocks.iter().find(|(n, _)| n == name)?;
+            let at = body.find(text.as_str())?;
+            body.replace_range(at..at + text.len(), "");
+            Some(markup::to_markup(text))
+        };
+        let sender = block("sender");
+        let address = block("address");
+        let tag = recipient.language.tag();
+        let mut subtags = tag.split('-');
+        let language = subtags.next().unwrap_or("en").to_ascii_lowercase();
+        let region = subtags.find(|s| s.len() == 2).map(str::to_ascii_uppercase);
+        let paper = recipient
+            .fields
+            .get("paper")
+            .and_then(Value::as_str)
+            .and_then(Paper::parse)
+            .unwrap_or(self.paper);
+        let families = self.families(&language, region.as_deref());
+        format!(
+            "#letter((\n  paper: {},\n  lang: {},\n  region: {},\n  fonts: ({}),\n  sender: {},\n  address: {},\n  return-line: {},\n))[\n{}\n]\n",
+            string(paper.typst_name()),
+            string(&language),
+            region.as_deref().map_or("none".into(), string),
+            families.iter().map(|f| string(f) + ",").collect::<String>(),
+            content(sender.as_deref()),
+            content(address.as_deref()),
+            content(Some(&markup::escape(&self.return_line))),
+            markup::to_markup(&body),
+        )
+    }
+
     /// The document's title and author, as PDF readers show them.
     fn document(&self, title: &str) -> String {
         format!(
@@ -228,5 +326,94 @@ fn lines(value: Option<&Value>) -> Vec<String> {
             .map(str::to_string)
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// The longest word of a run of text.
+fn longest_word(run: &str) -> Option<String> {
+    run.split_whitespace()
+        .max_by_key(|w| w.chars().count())
+        .map(str::to_string)
+}
+
+/// Where a word of the letter comes from, as a template names it: `recipient.address[1]`,
+/// `letter.demands[0]`, `sender.email`.
+fn field_with(
+    word: &str,
+    recipient: &Recipient,
+    shared: &[(&str, Map<String, Value>)],
+) -> Option<String> {
+    if recipient.name.contains(word) {
+        return Some("recipient.name".into());
+    }
+    let tables = [
+        ("recipient", &recipient.fields),
+        ("letter", &recipient.letter),
+    ]
+    .into_iter()
+    .chain(shared.iter().map(|(name, table)| (*name, table)));
+    for (name, table) in tables {
+        for (key, value) in table {
+            if let Some(path) = path_to(word, value, format!("{name}.{key}")) {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+/// The path within `value` of the first text that holds `word`.
+fn path_to(word: &str, value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::String(s) => s.contains(word).then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| path_to(word, v, format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| path_to(word, v, format!("{path}.{k}"))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::recipient::{Language, RecipientId};
+
+    #[test]
+    fn a_word_is_traced_to_the_field_it_comes_from() {
+        let object = |json: serde_json::Value| match json {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let recipient = Recipient {
+            id: RecipientId::parse("ana").unwrap(),
+            name: "Ana Ambassador".into(),
+            email: None,
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            language: Language::english(),
+            timezone: None,
+            letter: object(serde_json::json!({ "demands": ["short", "a LONGWORD here"] })),
+            fields: object(serde_json::json!({ "address": ["Street 1", "Flat 12 XYZXYZ"] })),
+            span: 0..0,
+            places: Vec::new(),
+        };
+        let shared = [(
+            "sender",
+            object(serde_json::json!({ "email": "SENDERWORD@example.org" })),
+        )];
+        let find = |word| field_with(word, &recipient, &shared);
+        assert_eq!(find("XYZXYZ").as_deref(), Some("recipient.address[1]"));
+        assert_eq!(find("LONGWORD").as_deref(), Some("letter.demands[1]"));
+        assert_eq!(
+            find("SENDERWORD@example.org").as_deref(),
+            Some("sender.email")
+        );
+        assert_eq!(find("Ambassador").as_deref(), Some("recipient.name"));
+        assert_eq!(find("nowhere"), None);
+        assert_eq!(longest_word("a bb cccc dd").as_deref(), Some("cccc"));
     }
 }

@@ -18,8 +18,9 @@ use typst_pdf::PdfOptions;
 /// The letter layout, written in Typst.
 const LAYOUT: &str = include_str!("letter.typ");
 
-/// What a document starts with: the layout's function, `letter(data)[body]`.
-pub const PRELUDE: &str = "#import \"/letter.typ\": letter\n";
+/// What a document starts with: the layout's functions, `letter(data)[body]` and `breakable`
+/// (for `#show "word": breakable`).
+pub const PRELUDE: &str = "#import \"/letter.typ\": letter, breakable\n";
 
 /// What every letter of a run shares: the standard library, the fonts and the layout.
 pub struct Typesetter {
@@ -66,32 +67,102 @@ impl Typesetter {
     }
 
     /// Typesets a document: [`PRELUDE`] and calls of `letter`. The error says what Typst said,
-    /// or which characters no font could show.
-    pub fn pdf(&self, document: String) -> Result<Vec<u8>, String> {
-        self.pool.install(|| self.typeset(document))
+    /// which characters no font could show, or which text would stick out of its place.
+    pub fn pdf(&self, document: String) -> Result<Vec<u8>, Failure> {
+        self.pool.install(|| self.typeset(document, true))
     }
 
-    fn typeset(&self, document: String) -> Result<Vec<u8>, String> {
+    /// Lays out a document as [`Typesetter::pdf`] does, with the same checks, without making the
+    /// PDF: what `check` needs to know whether it would typeset.
+    pub fn lay_out(&self, document: String) -> Result<(), Failure> {
+        self.pool
+            .install(|| self.typeset(document, false).map(drop))
+    }
+
+    fn typeset(&self, document: String, export: bool) -> Result<Vec<u8>, Failure> {
         let world = Letter {
             typesetter: self,
             main: Source::new(file("/main.typ"), document),
         };
         let Warned { output, .. } = typst::compile::<PagedDocument>(&world);
-        let document = output.map_err(|errors| describe(&world, &errors))?;
+        // Typst memoizes across compilations; without this its cache grows with every letter.
+        let _evict = Evict;
+        let document = output.map_err(|errors| Failure::Typst(describe(&world, &errors)))?;
         let mut missing = String::new();
+        let mut overflow = Vec::new();
         for page in document.pages() {
             missing_glyphs(&page.frame, &mut missing);
+            sticking_out(&page.frame, &mut overflow);
         }
         if !missing.is_empty() {
-            return Err(format!(
+            return Err(Failure::Typst(format!(
                 "no font has a glyph for {missing:?}: install one that does (for Chinese, Japanese and Korean: fonts-noto-cjk) or name one under [pdf] fonts"
-            ));
+            )));
         }
-        let pdf = typst_pdf::pdf(&document, &PdfOptions::default())
-            .map_err(|errors| describe(&world, &errors))?;
-        // Typst memoizes across compilations; without this its cache grows with every letter.
+        if !overflow.is_empty() {
+            return Err(Failure::Overflow(overflow));
+        }
+        if !export {
+            return Ok(Vec::new());
+        }
+        typst_pdf::pdf(&document, &PdfOptions::default())
+            .map_err(|errors| Failure::Typst(describe(&world, &errors)))
+    }
+}
+
+/// Why a document was not typeset.
+#[derive(Debug)]
+pub enum Failure {
+    /// What Typst said, or which characters no font has.
+    Typst(String),
+    /// Runs of text that stick out of the block that holds them (off the page, or out of the
+    /// envelope's window): their text.
+    Overflow(Vec<String>),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Typst(e) => f.write_str(e),
+            Failure::Overflow(runs) => write!(
+                f,
+                "text would stick out of the page: {:?}",
+                runs.first().map(String::as_str).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Lets Typst forget all but its recent work when a document is done, however it ended.
+struct Evict;
+
+impl Drop for Evict {
+    fn drop(&mut self) {
         comemo::evict(10);
-        Ok(pdf)
+    }
+}
+
+/// How far a run of text may pass the edge of its block, in ems of its size: hanging
+/// punctuation at a line's end (Typst hangs `.` and `,` by 0.8 of their width, `-` by 0.55)
+/// passes it by about 0.2 em.
+const OVERHANG: f64 = 0.5;
+
+/// The text of each run that sticks out, left or right, of the block or page that holds it. A
+/// word longer than the line is set beyond the edge: off the page, or behind the envelope where
+/// the window ends, and so never read.
+fn sticking_out(frame: &Frame, out: &mut Vec<String>) {
+    let width = frame.width();
+    for (at, item) in frame.items() {
+        match item {
+            FrameItem::Group(group) => sticking_out(&group.frame, out),
+            FrameItem::Text(text) => {
+                let slack = text.size * OVERHANG;
+                if at.x < -slack || at.x + text.width() > width + slack {
+                    out.push(text.text.to_string());
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -183,5 +254,38 @@ fn missing_glyphs(frame: &Frame, missing: &mut String) {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(rules: &str, body: &str) -> String {
+        format!(
+            "{PRELUDE}#letter((paper: \"a4\", lang: \"en\", region: none, fonts: (\"Libertinus Serif\",), sender: none, address: none, return-line: none))[\n{rules}{body}\n]\n"
+        )
+    }
+
+    #[test]
+    fn a_word_longer_than_the_line_sticks_out_until_it_is_made_breakable() {
+        let typesetter = Typesetter::new(&[]);
+        let word = format!("Flat12{}", "X".repeat(150));
+        match typesetter.lay_out(document("", &format!("Dear {word} and friends"))) {
+            Err(Failure::Overflow(runs)) => {
+                assert!(runs.iter().any(|r| r.contains(&word)), "{runs:?}")
+            }
+            other => panic!("not an overflow: {other:?}"),
+        }
+        let rule = format!(
+            "#show {}: breakable\n",
+            crate::render::pdf::markup::string_literal(&word)
+        );
+        typesetter
+            .lay_out(document(&rule, &format!("Dear {word} and friends")))
+            .unwrap();
+        // Ordinary text, hanging punctuation at the ends of its lines included, fits.
+        let prose = "Words, words and more words, each of them short. ".repeat(40);
+        typesetter.lay_out(document("", &prose)).unwrap();
     }
 }
