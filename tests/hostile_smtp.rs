@@ -21,14 +21,32 @@ const PASSWORD: &str = "correct horse battery staple";
 struct Hostile {
     child: Child,
     port: u16,
+    /// With TLS: the private CA that signed its certificate.
+    certs: Option<tempfile::TempDir>,
 }
 
 impl Hostile {
     fn start(mode: &str) -> Hostile {
+        Hostile::started(mode, None)
+    }
+
+    /// The server speaking implicit TLS with a certificate from a CA the campaign trusts.
+    fn start_tls(mode: &str) -> Hostile {
+        let certs = tempfile::tempdir().expect("a folder");
+        common::make_certificate(certs.path());
+        Hostile::started(mode, Some(certs))
+    }
+
+    fn started(mode: &str, certs: Option<tempfile::TempDir>) -> Hostile {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/system/hostile_smtp.py");
+        let tls: Vec<_> = certs
+            .iter()
+            .flat_map(|c| [c.path().join("cert.pem"), c.path().join("key.pem")])
+            .collect();
         let mut child = Command::new("python3")
             .arg(script)
             .arg(mode)
+            .args(tls)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -42,7 +60,7 @@ impl Hostile {
             .strip_prefix("ready ")
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("the hostile server did not start: {line:?}"));
-        Hostile { child, port }
+        Hostile { child, port, certs }
     }
 }
 
@@ -55,14 +73,22 @@ impl Drop for Hostile {
 
 /// `send --yes` to the hostile server: what it printed, and how long it took (killed at 90 s).
 fn send_to(server: &Hostile, login: bool) -> (common::Ran, Duration) {
+    let security = match &server.certs {
+        Some(_) => "tls",
+        None => "none",
+    };
     let mut test = Test::campaign()
-        .setting("smtp", "host = \"127.0.0.1\"")
+        .setting("smtp", "host = \"localhost\"")
         .setting("smtp", &format!("port = {}", server.port))
-        .setting("smtp", "security = \"none\"")
+        .setting("smtp", &format!("security = \"{security}\""))
         .setting("smtp", "retries = 1")
         .setting("smtp", "backoff_ms = 10")
         .setting("smtp", "timeout = 3")
-        .args(["send", "--yes"]);
+        .args(["send", "--allow-outside", "--yes"]);
+    if let Some(certs) = &server.certs {
+        let ca = certs.path().join("ca.pem");
+        test = test.setting("smtp", &format!("ca_file = \"{}\"", ca.display()));
+    }
     if login {
         test = test
             .setting("smtp", &format!("username = \"{USER}\""))
@@ -81,7 +107,10 @@ fn send_to(server: &Hostile, login: bool) -> (common::Ran, Duration) {
 
 /// The run failed cleanly and soon, naming `what`; the letter is still pending.
 fn assert_ends_clearly(mode: &str, what: &str, login: bool) {
-    let server = Hostile::start(mode);
+    assert_server_ends_clearly(Hostile::start(mode), mode, what, login);
+}
+
+fn assert_server_ends_clearly(server: Hostile, mode: &str, what: &str, login: bool) {
     let (ran, took) = send_to(&server, login);
     assert!(
         took < Duration::from_secs(30),
@@ -110,6 +139,17 @@ fn a_greeting_without_a_line_end_ends_the_connection_at_once() {
 }
 
 #[test]
+fn a_flood_over_implicit_tls_from_a_trusted_server_ends_the_connection_at_once() {
+    let server = Hostile::start_tls("tls-no-line-end");
+    assert_server_ends_clearly(
+        server,
+        "tls-no-line-end",
+        "the server's reply is too long",
+        false,
+    );
+}
+
+#[test]
 fn an_endless_multi_line_reply_ends_the_connection_at_once() {
     assert_ends_clearly("endless-reply", "the server's reply is too long", false);
 }
@@ -121,7 +161,7 @@ fn a_huge_ehlo_line_ends_the_connection_at_once() {
 
 #[test]
 fn a_reply_that_is_not_utf8_is_an_error_not_a_panic() {
-    assert_ends_clearly("invalid-utf8", "127.0.0.1", false);
+    assert_ends_clearly("invalid-utf8", "valid UTF-8", false);
 }
 
 #[test]

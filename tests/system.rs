@@ -15,21 +15,31 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::Test;
+use common::{make_certificate, Test};
 
 const USER: &str = "advocate";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// aiosmtpd with STARTTLS and AUTH, killed when dropped.
+/// aiosmtpd with STARTTLS (or implicit TLS) and AUTH, killed when dropped.
 struct Aiosmtpd {
     child: Child,
     port: u16,
     outdir: tempfile::TempDir,
     certs: tempfile::TempDir,
+    implicit: bool,
 }
 
 impl Aiosmtpd {
     fn start() -> Aiosmtpd {
+        Aiosmtpd::started(false)
+    }
+
+    /// TLS from the first byte, as on port 465.
+    fn start_implicit() -> Aiosmtpd {
+        Aiosmtpd::started(true)
+    }
+
+    fn started(implicit: bool) -> Aiosmtpd {
         let certs = tempfile::tempdir().unwrap();
         make_certificate(certs.path());
         let outdir = tempfile::tempdir().unwrap();
@@ -42,6 +52,7 @@ impl Aiosmtpd {
             .arg(certs.path().join("key.pem"))
             .arg(outdir.path())
             .args([USER, PASSWORD])
+            .args(implicit.then_some("implicit"))
             .stdout(Stdio::piped())
             .spawn()
             .expect(
@@ -61,6 +72,7 @@ impl Aiosmtpd {
             port,
             outdir,
             certs,
+            implicit,
         }
     }
 
@@ -84,8 +96,9 @@ impl Aiosmtpd {
     /// with `--allow-outside`.
     fn smtp_settings(&self) -> String {
         format!(
-            "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\nusername = \"{USER}\"\nca_file = \"{}\"\nbackoff_ms = 50\nretries = 1\n",
+            "host = \"localhost\"\nport = {}\nsecurity = \"{}\"\nusername = \"{USER}\"\nca_file = \"{}\"\nbackoff_ms = 50\nretries = 1\n",
             self.port,
+            if self.implicit { "tls" } else { "starttls" },
             self.ca_file()
         )
     }
@@ -95,74 +108,6 @@ impl Drop for Aiosmtpd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A private CA (`ca.pem`) and a certificate for localhost it signed (`cert.pem`, `key.pem`).
-fn make_certificate(dir: &Path) {
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    let steps: [&[&str]; 3] = [
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=lettermerge test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "leaf.csr",
-        ],
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "leaf.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            "cert.pem",
-        ],
-    ];
-    for args in steps {
-        let status = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl runs (the system suite needs it: .ci/run installs it)");
-        assert!(status.success(), "openssl {args:?} failed");
     }
 }
 
@@ -199,6 +144,44 @@ fn starttls_and_login_deliver_every_letter_once() {
         .stderr_has("already sent")
         .run();
     assert_eq!(server.envelopes().len(), 1, "a second run sends nothing");
+}
+
+/// Port 465's way: TLS from the first byte, over lettermerge's bounded stream.
+#[test]
+fn implicit_tls_and_login_deliver_every_letter_once() {
+    let server = Aiosmtpd::start_implicit();
+    campaign(&server)
+        .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
+        .args(["send", "--allow-outside", "--yes"])
+        .stderr_has("sent 1")
+        .run();
+    let envelopes = server.envelopes();
+    assert_eq!(envelopes.len(), 1, "{envelopes:?}");
+    assert!(envelopes[0].contains("\"tls\": true"), "{envelopes:?}");
+    assert!(envelopes[0].contains("\"login\": true"), "{envelopes:?}");
+}
+
+/// Implicit TLS to a server whose certificate nobody vouches for: the run stops, nothing goes.
+#[test]
+fn implicit_tls_to_an_untrusted_certificate_stops_the_run() {
+    let server = Aiosmtpd::start_implicit();
+    let settings = server
+        .smtp_settings()
+        .lines()
+        .filter(|l| !l.starts_with("ca_file"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Test::campaign()
+        .toml(&format!(
+            "[campaign]\nid = \"system-test\"\n\n[sender]\nname = \"Ada\"\nemail = \"ada@example.org\"\n\n[letter]\nsubject = \"An appeal\"\n\n[smtp]\n{settings}\n"
+        ))
+        .env("LETTERMERGE_SMTP_PASSWORD", PASSWORD)
+        .args(["send", "--yes"])
+        .status(1)
+        .stderr_has("TLS")
+        .stderr_has("sent 0")
+        .run();
+    assert!(server.envelopes().is_empty());
 }
 
 #[test]

@@ -7,9 +7,10 @@
 //!
 //! - in the clear, when a reply line grows past [`MAX_LINE`] bytes, or a reply (everything read
 //!   since lettermerge last wrote) past [`MAX_REPLY`];
-//! - once encrypted (STARTTLS, where lines cannot be seen), when more than [`MAX_ENCRYPTED`]
-//!   bytes come without lettermerge writing anything: room for a TLS handshake's certificates,
-//!   far below anything that could hurt.
+//! - once encrypted (STARTTLS, or implicit TLS from the first byte: [`implicit_tls`]), where
+//!   lines cannot be seen, when more than [`MAX_ENCRYPTED`] bytes come without lettermerge
+//!   writing anything: room for a TLS handshake's certificates, far below anything that could
+//!   hurt.
 //!
 //! Memory stays bounded whatever the server does; a server that drips bytes slowly is ended by
 //! the timeout every command already has.
@@ -88,6 +89,79 @@ impl Bounded {
             return Err(too_long());
         }
         Ok(())
+    }
+}
+
+/// Implicit TLS (port 465) on `tcp`, bounded like the rest: lettre's own TLS layer (its roots
+/// and the campaign's `ca_file`) over a [`Bounded`] stream counting from the first byte, handed
+/// back as a stream lettre speaks SMTP over. lettre would otherwise open this connection itself,
+/// with nothing under its reader.
+pub async fn implicit_tls(
+    tcp: TcpStream,
+    tls: lettre::transport::smtp::client::TlsParameters,
+) -> Result<Encrypted, lettre::transport::smtp::Error> {
+    use tokio_util::compat::FuturesAsyncReadCompatExt;
+    let peer = tcp.peer_addr().ok();
+    let (stream, encrypted) = Bounded::new(tcp);
+    encrypted.store(true, Ordering::Relaxed);
+    // The one way lettre offers to put its TLS layer over a stream of ours.
+    #[allow(deprecated)]
+    let mut network =
+        lettre::transport::smtp::client::AsyncNetworkStream::use_existing_tokio1(Box::new(stream));
+    network.upgrade_tls(tls).await?;
+    Ok(Encrypted {
+        inner: network.compat(),
+        peer,
+    })
+}
+
+/// A TLS stream made by [`implicit_tls`].
+pub struct Encrypted {
+    #[allow(deprecated)]
+    inner: tokio_util::compat::Compat<lettre::transport::smtp::client::AsyncNetworkStream>,
+    peer: Option<SocketAddr>,
+}
+
+impl AsyncRead for Encrypted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Encrypted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl fmt::Debug for Encrypted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encrypted")
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+impl AsyncTokioStream for Encrypted {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.peer
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no peer address"))
     }
 }
 

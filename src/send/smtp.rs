@@ -124,21 +124,24 @@ impl Connector {
         let mut tls_starts = None;
         let mut conn = match (s.security, &self.tls) {
             (Security::Tls, Some(tls)) => {
-                // Implicit TLS: lettre opens this one itself (without nodelay); over the
-                // internet the rate limit, not Nagle, sets the pace.
-                drop(tcp);
+                // Implicit TLS over the same bounded stream: lettre makes the TLS layer on it
+                // (with the campaign's CA), and the SMTP conversation goes over that.
+                let stream = timeout(within, bounded::implicit_tls(tcp, tls.clone()))
+                    .await
+                    .map_err(|_| fault("TLS handshake timed out".into()))?
+                    .map_err(|e| {
+                        let text = e.to_string();
+                        match text.contains(bounded::TOO_LONG) {
+                            true => fault(text),
+                            false => Fault::Fatal(format!("{}:{}: TLS: {text}", s.host, s.port)),
+                        }
+                    })?;
                 timeout(
                     within,
-                    AsyncSmtpConnection::connect_tokio1(
-                        (s.host.as_str(), s.port),
-                        Some(within),
-                        &self.hello,
-                        Some(tls.clone()),
-                        None,
-                    ),
+                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello),
                 )
                 .await
-                .map_err(|_| fault("no answer (timed out)".into()))?
+                .map_err(|_| fault("no greeting (timed out)".into()))?
                 .map_err(|e| fault(e.to_string()))?
             }
             _ => {

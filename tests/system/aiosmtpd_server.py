@@ -1,6 +1,7 @@
 """An independent SMTP server for lettermerge's system tests: aiosmtpd with STARTTLS and AUTH.
 
-usage: aiosmtpd_server.py PORT CERT KEY OUTDIR USER PASSWORD
+usage: aiosmtpd_server.py PORT CERT KEY OUTDIR USER PASSWORD [implicit]
+With "implicit", TLS from the first byte (port 465's way) instead of STARTTLS.
 Each accepted message is written to OUTDIR as N.eml with its envelope in N.json.
 Prints "ready" once it listens; runs until killed.
 """
@@ -14,6 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 port, cert, key, outdir, user, password = sys.argv[1:7]
+implicit = sys.argv[7:8] == ["implicit"]
 count = 0
 
 
@@ -26,7 +28,9 @@ class Handler:
             f.write(envelope.original_content or envelope.content)
         with open(base + ".json", "w") as f:
             json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos,
-                       "tls": session.ssl is not None,
+                       # An implicit-TLS server takes nothing but TLS (aiosmtpd sets
+                       # session.ssl only for STARTTLS).
+                       "tls": implicit or session.ssl is not None,
                        "helo": session.host_name,
                        "login": session.authenticated}, f)
         return "250 OK queued"
@@ -41,10 +45,16 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, key)
-controller = Controller(Handler(), hostname="127.0.0.1", port=int(port),
-                        tls_context=context, require_starttls=True,
-                        authenticator=authenticator, auth_require_tls=True,
-                        auth_required=True)
+if implicit:
+    # aiosmtpd counts only STARTTLS as TLS for AUTH; here every byte is TLS already.
+    controller = Controller(Handler(), hostname="127.0.0.1", port=int(port),
+                            ssl_context=context, authenticator=authenticator,
+                            auth_require_tls=False, auth_required=True)
+else:
+    controller = Controller(Handler(), hostname="127.0.0.1", port=int(port),
+                            tls_context=context, require_starttls=True,
+                            authenticator=authenticator, auth_require_tls=True,
+                            auth_required=True)
 controller.start()
 print("ready", flush=True)
 try:

@@ -1,6 +1,6 @@
 """A hostile SMTP server on 127.0.0.1, for tests and bench/hostile_smtp.sh only.
 
-Usage: hostile_smtp.py MODE
+Usage: hostile_smtp.py MODE [CERT KEY]
 
 Prints "ready PORT" once listening, then serves each connection as MODE says:
 
@@ -11,6 +11,8 @@ Prints "ready PORT" once listening, then serves each connection as MODE says:
   drip             a fair greeting, one byte a second
   echo-535         a fair server that refuses AUTH with a reply echoing the AUTH line and the
                    decoded password
+  tls-no-line-end  implicit TLS (CERT and KEY), then "220 " and bytes without a line end: a
+                   server trusted by its certificate that floods all the same
 
 Everything is bounded: a flood stops after FLOOD bytes per connection or when the client goes,
 and the server exits after LIFETIME seconds or when its stdin closes.
@@ -19,6 +21,7 @@ and the server exits after LIFETIME seconds or when its stdin closes.
 import base64
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -49,9 +52,11 @@ def read_line(conn):
 EHLO = b"250-hostile.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
 
 
-def serve(mode, conn):
+def serve(mode, conn, tls):
     try:
-        if mode == "no-line-end":
+        if tls is not None:
+            conn = tls.wrap_socket(conn, server_side=True)
+        if mode in ("no-line-end", "tls-no-line-end"):
             flood(conn, b"220 ", b"a" * CHUNK)
         elif mode == "endless-reply":
             flood(conn, b"", b"220-hostile.test says hello\r\n" * 2048)
@@ -103,6 +108,10 @@ def serve(mode, conn):
 
 def main():
     mode = sys.argv[1]
+    tls = None
+    if len(sys.argv) > 3:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(sys.argv[2], sys.argv[3])
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -116,7 +125,7 @@ def main():
             conn, _ = listener.accept()
         except socket.timeout:
             continue
-        threading.Thread(target=serve, args=(mode, conn), daemon=True).start()
+        threading.Thread(target=serve, args=(mode, conn, tls), daemon=True).start()
 
 
 if __name__ == "__main__":
