@@ -8,7 +8,7 @@
 //! Lines quote campaign files, recipients' data and servers' replies: every line printed here
 //! shows control characters and bidirectional overrides escaped ([`crate::controls::escape`]),
 //! so none can retitle, clear or rewrite the terminal. Only [`data_bytes`] writes bytes as they
-//! are: a rendered letter, which has none ([`crate::render::clean`]).
+//! are: a rendered letter, which has none ([`crate::template::clean`]).
 
 use std::borrow::Cow;
 use std::fmt::Arguments;

@@ -13,7 +13,6 @@ use crate::campaign::recipient::header_safe;
 use crate::campaign::{paths, Campaign};
 use crate::clock::Clock;
 use crate::diagnostic::{first_of, plural, Problem};
-use crate::render::clean::Clean;
 use crate::render::eml::Envelope;
 use crate::render::job::{Destination, Job};
 use crate::render::{Email, Format, Html, Markdown, PlainText, Renderer};
@@ -157,18 +156,17 @@ fn renderers<'a>(
     formats
         .into_iter()
         .map(|f| -> Result<Box<dyn Renderer>, Problem> {
-            // Every format is handed the letter without control characters.
             Ok(match f {
-                Format::Md => Box::new(Clean(Markdown)),
-                Format::Txt => Box::new(Clean(PlainText)),
-                Format::Html => Box::new(Clean(Html)),
-                Format::Pdf => Box::new(Clean(shared.clone().ok_or_else(no_pdf)?)),
+                Format::Md => Box::new(Markdown),
+                Format::Txt => Box::new(PlainText),
+                Format::Html => Box::new(Html),
+                Format::Pdf => Box::new(shared.clone().ok_or_else(no_pdf)?),
                 // A renderer that collects letters.pdf must not also make the attachments.
-                Format::Eml => Box::new(Clean(email(
+                Format::Eml => Box::new(email(
                     campaign,
                     clock.started(),
                     shared.as_ref().filter(|_| !combined),
-                )?)),
+                )?),
             })
         })
         .collect()

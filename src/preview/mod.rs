@@ -289,9 +289,7 @@ impl Snapshot {
             .letters
             .as_ref()
             .ok_or("the templates have errors (listed at the top of the page)")?;
-        let mut letter = letters.render(recipient).map_err(|p| p.to_string())?;
-        crate::render::clean::letter(&mut letter);
-        Ok(letter)
+        letters.render(recipient).map_err(|p| p.to_string())
     }
 
     /// `/api/letters/{key}`: the entry's letter, email and problems; `None` for an unknown key.

@@ -1,6 +1,5 @@
 //! Output formats: every format comes from the same merged Markdown, so each says the same words.
 
-pub mod clean;
 pub mod eml;
 pub mod header;
 pub mod html;

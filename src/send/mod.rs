@@ -140,8 +140,7 @@ fn build(
         Some(schedule) => Some(schedule.due(recipient, path)?),
         None => None,
     };
-    let mut letter = letters.render(recipient)?;
-    crate::render::clean::letter(&mut letter);
+    let letter = letters.render(recipient)?;
     let addressed = email
         .envelope
         .addressing(recipient, &letter.subject)?

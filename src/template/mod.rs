@@ -1,5 +1,6 @@
 //! Letter templates: Handlebars over Markdown, compiled once, rendered strictly per recipient.
 
+pub mod clean;
 pub mod cycles;
 pub mod escape;
 pub mod guard;
@@ -299,11 +300,13 @@ impl Letters {
             )
         });
         let subject = subject.map_err(|e| self.render_problem(&e, recipient, SUBJECT))?;
-        Ok(Letter {
+        let mut letter = Letter {
             markdown,
             subject: header_safe(&subject),
             blocks,
-        })
+        };
+        clean::letter(&mut letter);
+        Ok(letter)
     }
 
     /// Makes a context built from the campaign's names this recipient's: their fields, and their

@@ -1,5 +1,5 @@
 //! Control characters in what letters are made of, which the letters will show as U+FFFD (see
-//! [`crate::render::clean`]): `check` says where, so a volunteer can remove them before a letter
+//! [`crate::template::clean`]): `check` says where, so a volunteer can remove them before a letter
 //! goes to an embassy with a � in the ambassador's name.
 
 use std::collections::BTreeMap;

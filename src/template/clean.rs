@@ -1,6 +1,7 @@
-//! No letter carries a control character: every renderer is handed the merged letter with each
-//! character of [`crate::controls`]'s class (C0 and C1 controls, DEL, the bidirectional
-//! overrides and isolates) replaced by U+FFFD; tab and line breaks stay.
+//! No letter carries a control character: a merged letter comes out of [`super::Letters`] with
+//! each character of [`crate::controls`]'s class (C0 and C1 controls, DEL, the bidirectional
+//! overrides and isolates) replaced by U+FFFD; tab and line breaks stay. Every user of a merged
+//! letter (render's formats, send, the preview, check's PDF layout) sees the same clean text.
 //!
 //! The merged letter is the one place that holds all the text a letter is made of: recipients'
 //! data, `[letter]` and `[sender]` from `lettermerge.toml`, and the template's own text, which
@@ -11,10 +12,7 @@
 
 use std::borrow::Cow;
 
-use crate::campaign::Recipient;
 use crate::controls::{self, is_control};
-use crate::diagnostic::Problem;
-use crate::render::{Format, Renderer};
 use crate::template::Letter;
 
 /// Cleans a merged letter in place: its Markdown, subject and blocks (see the module). A
@@ -28,46 +26,6 @@ pub fn letter(letter: &mut Letter) {
     replace(&mut letter.subject);
     for (_, text) in &mut letter.blocks {
         replace(text);
-    }
-}
-
-/// The letter as [`letter`] cleans it, borrowed when it is clean already (nearly always).
-pub fn cleaned(letter: &Letter) -> Cow<'_, Letter> {
-    let clean = !controls::has_any(&letter.markdown)
-        && !controls::has_any(&letter.subject)
-        && !letter.blocks.iter().any(|(_, t)| controls::has_any(t))
-        && matches!(references(&letter.markdown), Cow::Borrowed(_));
-    if clean {
-        return Cow::Borrowed(letter);
-    }
-    let mut owned = letter.clone();
-    self::letter(&mut owned);
-    Cow::Owned(owned)
-}
-
-/// A renderer that is handed each letter cleaned (see the module).
-pub struct Clean<R>(pub R);
-
-impl<R: Renderer> Renderer for Clean<R> {
-    fn format(&self) -> Format {
-        self.0.format()
-    }
-
-    fn render(&self, letter: &Letter, recipient: &Recipient) -> Result<Option<Vec<u8>>, Problem> {
-        self.0.render(&cleaned(letter), recipient)
-    }
-
-    fn render_last(
-        &self,
-        letter: &mut Letter,
-        recipient: &Recipient,
-    ) -> Result<Option<Vec<u8>>, Problem> {
-        self::letter(letter);
-        self.0.render_last(letter, recipient)
-    }
-
-    fn finish(&self) -> Result<Option<(String, Vec<u8>)>, Problem> {
-        self.0.finish()
     }
 }
 
@@ -141,12 +99,14 @@ mod tests {
     }
 
     #[test]
-    fn a_clean_letter_is_not_copied() {
-        let letter = merged(
+    fn a_clean_letter_is_left_as_it_is() {
+        let mut letter = merged(
             "Dear « Ambassador » — “quoted” …\r\n\tDone &amp; &#233;\n",
             "S",
         );
-        assert!(matches!(cleaned(&letter), Cow::Borrowed(_)));
+        let before = letter.clone();
+        self::letter(&mut letter);
+        assert_eq!(letter, before);
     }
 
     #[test]
@@ -155,7 +115,8 @@ mod tests {
             "Dear A\u{1b}[2J\u{7}\0l\ri\u{7f}\u{9b}\u{202e}ce,\r\n",
             "S\u{2066}",
         );
-        let clean = cleaned(&letter);
+        let mut clean = letter;
+        self::letter(&mut clean);
         let expected = "Dear A\u{FFFD}[2J\u{FFFD}\u{FFFD}l\u{FFFD}i\u{FFFD}\u{FFFD}\u{FFFD}ce,\r\n";
         assert_eq!(clean.markdown, expected);
         assert_eq!(clean.blocks[0].1, expected);
